@@ -1,0 +1,172 @@
+"""The params.yaml schema: typed, bounded, unknown keys rejected; the one place that loads it.
+
+Every stage calls :func:`load`, so a typo in any section stops whichever stage runs first
+(the ``validate`` stage in dvc.yaml) before any output is touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import ConfigError
+
+PARAMS_FILE = "params.yaml"
+PIXELS = "pixels"  # name of the first layer's input: the prepared images scaled to [0, 1]
+INITS = ("scratch", "frozen", "finetune")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+LearningRate = Annotated[float, Field(gt=0, le=10)]
+Activation = Literal["selu", "elu", "relu", "tanh", "sigmoid", "linear"]
+LayerName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")]
+RelativePath = Annotated[str, Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(Strict):
+    source: Literal["idx", "tfds"] = "idx"
+    name: str = Field("fashion_mnist", pattern=r"^[a-z0-9_]+(/[a-z0-9_.]+)?(:[0-9.]+)?$")
+    idx_dir: str = "/usr/share/datasets/fashion-mnist"
+    tfds_dir: RelativePath = "data/tfds"
+    tfds_download: bool = False
+    class_names: list[str] | None = None
+
+    @field_validator("tfds_dir")
+    @classmethod
+    def _inside_repository(cls, path: str) -> str:
+        if Path(path).is_absolute() or ".." in Path(path).parts:
+            raise ValueError(f"got '{path}', must be a relative path inside the repository")
+        return path
+
+
+class SplitParams(Strict):
+    budgets: list[PositiveInt] = Field(default_factory=lambda: [100, 600, 1000, 3000], min_length=1)
+    validation_size: PositiveInt = 5000
+
+    @field_validator("budgets")
+    @classmethod
+    def _increasing(cls, budgets: list[int]) -> list[int]:
+        if budgets != sorted(set(budgets)):
+            raise ValueError(f"got {budgets}, must be strictly increasing (the subsets are nested)")
+        return budgets
+
+
+class LayerParams(Strict):
+    input: str
+    units: PositiveInt
+    activation: Activation = "selu"
+    output_activation: Activation = "linear"
+    tied: bool = False
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 128
+    learning_rate: LearningRate = 1e-3
+
+
+class PretrainParams(Strict):
+    layers: dict[LayerName, LayerParams] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _chained(self) -> PretrainParams:
+        below = PIXELS
+        for name, layer in self.layers.items():
+            if name == PIXELS:
+                raise ValueError(f"layers.{name}: '{PIXELS}' is reserved for the input images")
+            if layer.input != below:
+                raise ValueError(
+                    f"layers.{name}.input: got '{layer.input}', must be '{below}' "
+                    "(each layer trains on the codings of the layer below it)"
+                )
+            below = name
+        return self
+
+
+class StackParams(Strict):
+    finetune_epochs: Annotated[int, Field(ge=0)] = 5
+    batch_size: PositiveInt = 128
+    learning_rate: LearningRate = 1e-3
+    reconstructions: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class ClassifyParams(Strict):
+    inits: list[Literal["scratch", "frozen", "finetune"]] = Field(
+        default_factory=lambda: list(INITS), min_length=1
+    )
+    epochs: PositiveInt = 50
+    batch_size: PositiveInt = 32
+    learning_rate: LearningRate = 1e-3
+    use_validation_labels: bool = False
+
+    @field_validator("inits")
+    @classmethod
+    def _unique(cls, inits: list[str]) -> list[str]:
+        if len(set(inits)) != len(inits):
+            raise ValueError(f"got {inits}, each init may appear once")
+        return inits
+
+
+class BaselineParams(Strict):
+    max_iter: PositiveInt = 1000
+    C: Annotated[float, Field(gt=0)] = 1.0
+
+
+class MlflowParams(Strict):
+    experiment: str = Field("layerwise", min_length=1, max_length=200)
+
+
+class Params(Strict):
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 42
+    data: DataParams = DataParams()
+    split: SplitParams = SplitParams()
+    pretrain: PretrainParams
+    stack: StackParams = StackParams()
+    classify: ClassifyParams = ClassifyParams()
+    baseline: BaselineParams = BaselineParams()
+    mlflow: MlflowParams = MlflowParams()
+
+    @property
+    def layer_names(self) -> list[str]:
+        return list(self.pretrain.layers)
+
+
+def _describe(error: dict) -> str:
+    """One readable line for one pydantic error: key path, value found, what is allowed."""
+    location = ".".join(str(part) for part in error["loc"])
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return f"{location}: unknown key (check the spelling; see params.yaml in the repository)"
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+        return f"{location}: {message}" if location else message
+    return f"{location}: got {error['input']!r}, {message[0].lower()}{message[1:]}"
+
+
+def parse(raw: object, source: str = PARAMS_FILE) -> Params:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        errors = error.errors()
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(f"{source}: {_describe(errors[0])}{more}") from None
+
+
+def load(path: str | Path = PARAMS_FILE) -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found (run from the repository root)") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    return parse(raw, str(path))
+
+
+def json_schema() -> dict:
+    return Params.model_json_schema()

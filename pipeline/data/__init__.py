@@ -1,0 +1,1 @@
+"""Data sources (IDX files, tensorflow-datasets), content hashes and splits."""

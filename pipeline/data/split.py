@@ -1,0 +1,95 @@
+"""Seeded, class-balanced splits: a validation set and nested labelled subsets, one per budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import ConfigError
+
+SUBSETS = ("train", "valid", "test")
+
+
+def budget_column(budget: int) -> str:
+    return f"labelled_{budget}"
+
+
+def make_split(
+    train_labels: np.ndarray, test_labels: np.ndarray, class_count: int,
+    validation_size: int, budgets: list[int], seed: int,
+) -> pd.DataFrame:
+    """One row per image: which subset it is in, its row in that subset, and the budgets it is labelled in.
+
+    The validation set is stratified; the labelled subsets are drawn from what remains, the same
+    number per class, and nested (the 100 labels are among the 600), so budgets differ only in size.
+    """
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(train_labels, minlength=class_count)
+    if validation_size >= len(train_labels):
+        raise ConfigError(
+            f"split.validation_size: got {validation_size}, must be smaller than the {len(train_labels)} training images"
+        )
+    # Stratified validation: each class gives its share, rounded so the total is exact.
+    shares = counts * validation_size / len(train_labels)
+    per_class_valid = np.floor(shares).astype(int)
+    remainder = validation_size - per_class_valid.sum()
+    per_class_valid[np.argsort(-(shares - per_class_valid), kind="stable")[:remainder]] += 1
+
+    is_valid = np.zeros(len(train_labels), dtype=bool)
+    labelled_rank = np.full(len(train_labels), -1, dtype=np.int64)
+    for label in range(class_count):
+        members = rng.permutation(np.flatnonzero(train_labels == label))
+        is_valid[members[: per_class_valid[label]]] = True
+        pool = members[per_class_valid[label]:]
+        labelled_rank[pool] = np.arange(len(pool))
+        for budget in budgets:
+            if budget % class_count:
+                raise ConfigError(
+                    f"split.budgets: got {budget}, must be a multiple of the {class_count} classes (the subsets are class-balanced)"
+                )
+            if budget // class_count > len(pool):
+                raise ConfigError(
+                    f"split.budgets: got {budget}, needs {budget // class_count} labelled images of class {label}, "
+                    f"which has only {len(pool)} outside the validation set"
+                )
+
+    rows = []
+    for subset, mask in (("train", ~is_valid), ("valid", is_valid)):
+        index = np.flatnonzero(mask)
+        rows.append(pd.DataFrame({
+            "subset": subset, "row": np.arange(len(index)), "source_index": index,
+            "label": train_labels[index].astype(np.int64), "labelled_rank": labelled_rank[index],
+        }))
+    rows.append(pd.DataFrame({
+        "subset": "test", "row": np.arange(len(test_labels)), "source_index": np.arange(len(test_labels)),
+        "label": test_labels.astype(np.int64), "labelled_rank": -1,
+    }))
+    table = pd.concat(rows, ignore_index=True)
+    for budget in budgets:
+        table[budget_column(budget)] = (table["subset"] == "train") & (table["labelled_rank"] >= 0) & (
+            table["labelled_rank"] < budget // class_count
+        )
+    return table
+
+
+def subset_images(images_train: np.ndarray, images_test: np.ndarray, table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Images of each subset in table order, scaled to [0, 1] and flattened: the first layer's input."""
+    def rows(subset: str) -> np.ndarray:
+        return table.loc[table["subset"] == subset, "source_index"].to_numpy()
+
+    scale = lambda images: (images.reshape(len(images), -1).astype(np.float32) / np.float32(255))  # noqa: E731
+    return {
+        "train": scale(images_train[rows("train")]),
+        "valid": scale(images_train[rows("valid")]),
+        "test": scale(images_test[rows("test")]),
+    }
+
+
+def labelled(table: pd.DataFrame, budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (in the train features) and labels of one budget's labelled subset."""
+    chosen = table[table[budget_column(budget)]]
+    return chosen["row"].to_numpy(), chosen["label"].to_numpy()
+
+
+def labels_of(table: pd.DataFrame, subset: str) -> np.ndarray:
+    return table.loc[table["subset"] == subset, "label"].to_numpy()

@@ -1,0 +1,111 @@
+"""The greedy layer-wise recipe as pure functions: pretrain one layer, stack, classify.
+
+Each takes arrays and params and returns arrays, tables and numbers; the stage scripts do the I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import ClassifyParams, LayerParams, StackParams
+from pipeline.data.split import SUBSETS
+from pipeline.training import fit, mean_squared_error
+
+
+@dataclass
+class LayerResult:
+    weights: dict[str, np.ndarray]
+    codings: dict[str, np.ndarray]
+    history: pd.DataFrame
+    metrics: dict[str, float]
+
+
+def pretrain_layer(name: str, layer: LayerParams, features: dict[str, np.ndarray]) -> LayerResult:
+    """Train one shallow autoencoder on the layer below's codings; return its codings for every subset."""
+    from pipeline.models.autoencoders import ShallowAutoencoder
+
+    model = ShallowAutoencoder(name, layer, features["train"].shape[1])
+    history = fit(
+        model.autoencoder, features["train"], features["train"], epochs=layer.epochs, batch_size=layer.batch_size,
+        learning_rate=layer.learning_rate, loss="mse", validation_data=(features["valid"], features["valid"]),
+    )
+    codings = {subset: model.encoder.predict(features[subset], batch_size=1024, verbose=0) for subset in SUBSETS}
+    metrics = {
+        "train_mse": float(history["loss"].iloc[-1]),
+        "valid_mse": float(history["val_loss"].iloc[-1]),
+        "test_mse": mean_squared_error(model.autoencoder, features["test"]),
+        "parameters": int(model.autoencoder.count_params()),
+    }
+    return LayerResult(model.weights(), codings, history, metrics)
+
+
+@dataclass
+class StackResult:
+    weights: dict[str, dict[str, np.ndarray]]
+    history: pd.DataFrame
+    metrics: dict[str, float]
+    reconstructions: dict[str, np.ndarray]
+
+
+def stack_layers(layers: dict[str, LayerParams], weights: dict[str, dict[str, np.ndarray]],
+                 pixels: dict[str, np.ndarray], params: StackParams) -> StackResult:
+    """Stack the pretrained layers, measure test MSE, fine-tune end to end, measure again."""
+    from pipeline.models.autoencoders import StackedAutoencoder
+
+    stacked = StackedAutoencoder(layers, pixels["train"].shape[1])
+    stacked.load(weights)
+    shown = pixels["test"][: params.reconstructions]
+    reconstructions = {"before": stacked.autoencoder.predict(shown, verbose=0)}
+    metrics = {"test_mse_before_finetune": mean_squared_error(stacked.autoencoder, pixels["test"])}
+    history = pd.DataFrame(columns=["epoch", "loss", "val_loss"])
+    if params.finetune_epochs:
+        history = fit(
+            stacked.autoencoder, pixels["train"], pixels["train"], epochs=params.finetune_epochs,
+            batch_size=params.batch_size, learning_rate=params.learning_rate, loss="mse",
+            validation_data=(pixels["valid"], pixels["valid"]),
+        )
+    metrics["test_mse_after_finetune"] = mean_squared_error(stacked.autoencoder, pixels["test"])
+    metrics["valid_mse"] = mean_squared_error(stacked.autoencoder, pixels["valid"])
+    reconstructions["after"] = stacked.autoencoder.predict(shown, verbose=0)
+    return StackResult(stacked.weights(), history, metrics, reconstructions)
+
+
+@dataclass
+class ClassifierResult:
+    history: pd.DataFrame
+    metrics: dict[str, float]
+
+
+def train_classifier(
+    layers: dict[str, LayerParams], encoder_weights: dict[str, dict[str, np.ndarray]], init: str,
+    labelled: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], class_count: int,
+    params: ClassifyParams, validation: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ClassifierResult:
+    """Encoder stack + softmax head trained on the labelled subset only (plus validation labels if allowed)."""
+    import keras
+
+    from pipeline.models.autoencoders import classifier
+
+    model = classifier(
+        layers, labelled[0].shape[1], class_count,
+        encoder_weights=None if init == "scratch" else encoder_weights,
+        trainable_encoder=init != "frozen",
+    )
+    callbacks = []
+    if validation is not None:
+        callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=10, restore_best_weights=True))
+    history = fit(
+        model, *labelled, epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate,
+        loss="sparse_categorical_crossentropy", metrics=["accuracy"], validation_data=validation, callbacks=callbacks,
+    )
+    _, test_accuracy = model.evaluate(*test, batch_size=1024, verbose=0)
+    metrics = {
+        "test_accuracy": float(test_accuracy),
+        "train_accuracy": float(history["accuracy"].iloc[-1]),
+        "labels_seen": int(len(labelled[1]) + (len(validation[1]) if validation is not None else 0)),
+        "trainable_parameters": int(sum(np.prod(weight.shape) for weight in model.trainable_weights)),
+    }
+    return ClassifierResult(history, metrics)

@@ -1,0 +1,117 @@
+"""Byte-stable, atomic writes: a killed stage never leaves an output that looks finished.
+
+Everything is written under a temporary name beside its target and renamed into place, so the
+target is either the old complete output or the new complete output. Arrays are `.npy` (no
+timestamps, unlike `.npz`) and are read back with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import DataError
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    else:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(handle)
+        temporary = Path(name)
+    try:
+        yield temporary
+        if directory:
+            _replace_directory(temporary, target)
+        else:
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, target)
+    finally:
+        if temporary.is_dir():
+            shutil.rmtree(temporary, ignore_errors=True)
+        elif temporary.exists():
+            temporary.unlink()
+
+
+def _replace_directory(source: Path, target: Path) -> None:
+    os.chmod(source, 0o755)
+    if target.is_dir() and not target.is_symlink():
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(source, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        if target.exists() or target.is_symlink():
+            target.unlink()
+        os.replace(source, target)
+
+
+def write_arrays(directory: str | Path, arrays: Mapping[str, np.ndarray | Mapping]) -> None:
+    """Write a folder of `.npy` files (one per name; a nested mapping is a subfolder) atomically."""
+    with atomic_path(directory, directory=True) as temporary:
+        _save_tree(temporary, arrays)
+
+
+def _save_tree(folder: Path, arrays: Mapping[str, np.ndarray | Mapping]) -> None:
+    for name, value in arrays.items():
+        if isinstance(value, Mapping):
+            (folder / name).mkdir()
+            _save_tree(folder / name, value)
+        else:
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(value), allow_pickle=False)
+
+
+def read_array(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: missing (run the stage that produces it: dvc repro)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        raise DataError(f"{path}: not a readable .npy array ({error})") from None
+
+
+def read_arrays(directory: str | Path, names: list[str]) -> dict[str, np.ndarray]:
+    return {name: read_array(Path(directory) / f"{name}.npy") for name in names}
+
+
+def write_json(path: str | Path, data: object) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: missing (run the stage that produces it: dvc repro)")
+    return json.loads(path.read_text())
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+
+
+def write_bytes_tree(directory: str | Path, files: Mapping[str, bytes]) -> None:
+    """Replace a whole folder of small files at once."""
+    with atomic_path(directory, directory=True) as temporary:
+        for name, data in files.items():
+            (temporary / name).write_bytes(data)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)

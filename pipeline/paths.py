@@ -1,0 +1,41 @@
+"""Where each stage writes, relative to the repository root; dvc.yaml names the same paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SCHEMA = Path("data/params.schema.json")
+PREPARED = Path("data/prepared")
+CARD = Path("data/card.json")
+SPLIT_TABLE = Path("data/split.csv")
+RECONSTRUCTIONS = Path("data/reconstructions")
+STACK_MODEL = Path("models/stack")
+STACK_METRICS = Path("metrics/stack.json")
+STACK_HISTORY = Path("plots/stack.csv")
+BASELINE_METRICS = Path("metrics/baseline.json")
+REPORTS = Path("reports")
+
+
+def features(name: str) -> Path:
+    """Inputs of a layer: ``pixels`` (the scaled images) or the cached codings of a layer."""
+    return Path("data/features") / name
+
+
+def pretrain_model(layer: str) -> Path:
+    return Path("models/pretrain") / layer
+
+
+def pretrain_metrics(layer: str) -> Path:
+    return Path("metrics/pretrain") / f"{layer}.json"
+
+
+def pretrain_history(layer: str) -> Path:
+    return Path("plots/pretrain") / f"{layer}.csv"
+
+
+def classify_metrics(budget: int, init: str) -> Path:
+    return Path("metrics/classify") / f"{budget}-{init}.json"
+
+
+def classify_history(budget: int, init: str) -> Path:
+    return Path("plots/classify") / f"{budget}-{init}.csv"

@@ -1,0 +1,89 @@
+"""The chapter's figures, drawn from this run's arrays and tables (matplotlib, no TensorFlow)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+INIT_STYLES = {"scratch": "o--", "frozen": "s-.", "finetune": "D-", "logistic_regression": "x:"}
+
+
+def _image(ax, image: np.ndarray, side: int) -> None:
+    ax.imshow(image.reshape(side, -1), cmap="binary")
+    ax.axis("off")
+
+
+def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], per_class: int = 6) -> plt.Figure:
+    """The first few training images of each class: what the data looks like."""
+    figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95))
+    axes = np.atleast_2d(axes)
+    for label, row in enumerate(axes):
+        members = np.flatnonzero(labels == label)[:per_class]
+        for ax, index in zip(row, members):
+            _image(ax, images[index], images.shape[1])
+        for ax in row[len(members):]:
+            ax.axis("off")
+        row[0].set_title(class_names[label], fontsize=7, loc="left")
+    figure.tight_layout()
+    return figure
+
+
+def reconstructions(originals: np.ndarray, rows: dict[str, np.ndarray], side: int) -> plt.Figure:
+    """Test images on top, each model's reconstructions below them."""
+    count = len(originals)
+    figure, axes = plt.subplots(1 + len(rows), count, figsize=(count * 0.9, (1 + len(rows)) * 1.05))
+    axes = np.atleast_2d(axes)
+    for ax, image in zip(axes[0], originals):
+        _image(ax, image, side)
+    axes[0][0].set_title("test images", fontsize=8, loc="left")
+    for row_axes, (title, images) in zip(axes[1:], rows.items()):
+        for ax, image in zip(row_axes, images):
+            _image(ax, image, side)
+        row_axes[0].set_title(title, fontsize=8, loc="left")
+    figure.tight_layout()
+    return figure
+
+
+def learning_curves(histories: dict[str, pd.DataFrame], columns: tuple[str, ...] = ("loss", "val_loss"),
+                    ylabel: str = "MSE") -> plt.Figure:
+    figure, ax = plt.subplots(figsize=(6, 3.6))
+    for name, history in histories.items():
+        for column in columns:
+            if column in history and len(history):
+                ax.plot(history["epoch"], history[column], "-" if column.startswith("val") else "--",
+                        label=f"{name} {column.replace('val_', 'validation ')}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def accuracy_vs_labels(accuracy: pd.DataFrame) -> plt.Figure:
+    """One line per init (and the logistic baseline): test accuracy against the number of labels."""
+    figure, ax = plt.subplots(figsize=(6, 3.8))
+    for method in accuracy.columns:
+        ax.plot(accuracy.index, accuracy[method], INIT_STYLES.get(method, "-"), label=method.replace("_", " "))
+    ax.set_xscale("log")
+    ax.set_xticks(accuracy.index, [str(budget) for budget in accuracy.index])
+    ax.set_xlabel("labelled training images")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def png_bytes(figure: plt.Figure) -> bytes:
+    """PNG without a software stamp, so the same figure gives the same bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""Thin DVC stage scripts: read params, call pipeline/, write outputs atomically."""

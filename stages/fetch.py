@@ -1,0 +1,21 @@
+"""Stage `fetch`: read the raw dataset from its source, check it, write the prepared arrays and card."""
+
+from pipeline import config, io, paths, tracking
+from pipeline.data.prepare import prepare
+from pipeline.report import figures
+from stages._common import run, stage_name
+
+
+def main(argv: list[str]) -> None:
+    params = config.load()
+    arrays, card = prepare(params.data)
+    io.write_arrays(paths.PREPARED, arrays)
+    io.write_json(paths.CARD, card)
+    with tracking.stage_run(stage_name("fetch"), params.mlflow.experiment, {"data": params.data.model_dump()}) as logged:
+        logged.log_metrics({"train_images": card["counts"]["train"]["images"], "test_images": card["counts"]["test"]["images"]})
+        logged.log_figure(figures.sample_grid(arrays["train_images"], arrays["train_labels"], card["class_names"]), "samples.png")
+        logged.log_artifact(paths.CARD)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,62 @@
+"""Stage `report`: every metric in one table and every figure, rendered to reports/."""
+
+import pandas as pd
+
+from pipeline import config, io, paths, tracking
+from pipeline.config import PIXELS
+from pipeline.report import figures
+from pipeline.report.render import Figure, Report, accuracy_table, all_metrics, layer_table, render, verdicts
+from stages._common import run, stage_name
+
+
+def build_figures(params, card, accuracy: pd.DataFrame) -> dict[str, Figure]:
+    histories = {name: pd.read_csv(paths.pretrain_history(name)) for name in params.pretrain.layers}
+    stack_history = pd.read_csv(paths.STACK_HISTORY)
+    if len(stack_history):
+        histories["stacked fine-tuning"] = stack_history
+    shown = io.read_array(paths.features(PIXELS) / "test.npy")[: params.stack.reconstructions]
+    reconstructions = io.read_arrays(paths.RECONSTRUCTIONS, ["before", "after"])
+    rows = {"stacked, greedy only": reconstructions["before"]}
+    if params.stack.finetune_epochs:
+        rows["after fine-tuning"] = reconstructions["after"]
+    side = card["image_shape"][0]
+    return {
+        "pretrain_curves": Figure("learning_curves", "Learning curves",
+                                  "Training (dashed) and validation (solid) reconstruction MSE of each layer, on its own input.",
+                                  figures.png_bytes(figures.learning_curves(histories))),
+        "reconstructions": Figure("reconstructions", "Reconstructions",
+                                  "Test images (top) and the stacked autoencoder's reconstructions.",
+                                  figures.png_bytes(figures.reconstructions(shown, rows, side))),
+        "accuracy": Figure("accuracy_vs_labels", "Accuracy against labels",
+                           "Test accuracy against the number of labelled training images (log scale).",
+                           figures.png_bytes(figures.accuracy_vs_labels(accuracy))),
+    }
+
+
+def main(argv: list[str]) -> None:
+    params = config.load()
+    card = io.read_json(paths.CARD)
+    accuracy = accuracy_table(params)
+    report = Report(
+        params=params, card=card, layers=layer_table(params), stack=io.read_json(paths.STACK_METRICS),
+        accuracy=accuracy, metrics=all_metrics(params), verdicts=verdicts(accuracy),
+    )
+    report.figures = build_figures(params, card, accuracy)
+    index_html, report_md = render(report)
+
+    io.write_bytes_tree(paths.REPORTS / "figures", {f"{figure.name}.png": figure.png for figure in report.figures.values()})
+    with io.atomic_path(paths.REPORTS / "plots" / "accuracy.csv") as temporary:
+        accuracy.to_csv(temporary)
+    with io.atomic_path(paths.REPORTS / "metrics.csv") as temporary:
+        report.metrics.to_csv(temporary, index=False)
+    io.write_text(paths.REPORTS / "report.md", report_md)
+    io.write_text(paths.REPORTS / "index.html", index_html)
+    with tracking.stage_run(stage_name("report"), params.mlflow.experiment, {"seed": params.seed}) as logged:
+        logged.log_metrics({f"test_accuracy_{budget}_{method}": value
+                            for budget, row in accuracy.iterrows() for method, value in row.items()})
+        logged.log_artifact(paths.REPORTS / "index.html")
+        logged.log_artifact(paths.REPORTS / "report.md")
+
+
+if __name__ == "__main__":
+    run(main)

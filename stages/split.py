@@ -1,0 +1,32 @@
+"""Stage `split`: the validation set, the nested labelled subsets, and the first layer's input."""
+
+from pipeline import config, io, paths, tracking
+from pipeline.config import PIXELS
+from pipeline.data.prepare import ARRAY_NAMES
+from pipeline.data.split import budget_column, make_split, subset_images
+from stages._common import run, stage_name
+
+
+def main(argv: list[str]) -> None:
+    params = config.load()
+    arrays = io.read_arrays(paths.PREPARED, list(ARRAY_NAMES))
+    card = io.read_json(paths.CARD)
+    table = make_split(
+        arrays["train_labels"], arrays["test_labels"], len(card["class_names"]),
+        params.split.validation_size, params.split.budgets, params.seed,
+    )
+    io.write_arrays(paths.features(PIXELS), subset_images(arrays["train_images"], arrays["test_images"], table))
+    with io.atomic_path(paths.SPLIT_TABLE) as temporary:
+        table.to_csv(temporary, index=False)
+    counts = table["subset"].value_counts()
+    with tracking.stage_run(stage_name("split"), params.mlflow.experiment,
+                            {"seed": params.seed, "split": params.split.model_dump()}) as logged:
+        logged.log_metrics({
+            **{f"{subset}_images": int(counts.get(subset, 0)) for subset in ("train", "valid", "test")},
+            **{f"labelled_{budget}": int(table[budget_column(budget)].sum()) for budget in params.split.budgets},
+        })
+        logged.log_artifact(paths.SPLIT_TABLE)
+
+
+if __name__ == "__main__":
+    run(main)

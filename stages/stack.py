@@ -1,0 +1,39 @@
+"""Stage `stack`: encoders l1..lN then decoders lN..l1, test MSE before and after fine-tuning."""
+
+from pipeline import config, io, paths, tracking
+from pipeline.config import PIXELS
+from pipeline.data.split import SUBSETS
+from pipeline.greedy import stack_layers
+from pipeline.models.autoencoders import weight_names
+from pipeline.report import figures
+from pipeline.training import make_deterministic
+from stages._common import run, stage_name
+
+
+def main(argv: list[str]) -> None:
+    params = config.load()
+    layers = params.pretrain.layers
+    weights = {name: io.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()}
+    pixels = io.read_arrays(paths.features(PIXELS), list(SUBSETS))
+    make_deterministic(params.seed)
+    result = stack_layers(layers, weights, pixels, params.stack)
+
+    io.write_arrays(paths.STACK_MODEL, result.weights)
+    io.write_arrays(paths.RECONSTRUCTIONS, result.reconstructions)
+    with io.atomic_path(paths.STACK_HISTORY) as temporary:
+        result.history.to_csv(temporary, index=False)
+    io.write_json(paths.STACK_METRICS, result.metrics)
+    side = int(round(pixels["test"].shape[1] ** 0.5))
+    with tracking.stage_run(stage_name("stack"), params.mlflow.experiment,
+                            {"seed": params.seed, **params.stack.model_dump(), "layers": ",".join(layers)}) as logged:
+        logged.log_history(result.history)
+        logged.log_metrics(result.metrics)
+        shown = pixels["test"][: params.stack.reconstructions]
+        logged.log_figure(figures.reconstructions(shown, {
+            "stacked, greedy only": result.reconstructions["before"],
+            "after fine-tuning": result.reconstructions["after"],
+        }, side), "reconstructions.png")
+
+
+if __name__ == "__main__":
+    run(main)
