@@ -6,6 +6,7 @@ Every stage calls :func:`load`, so a typo in any section stops whichever stage r
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -142,7 +143,10 @@ def _describe(error: dict) -> str:
         return f"{location}: unknown key (check the spelling; see params.yaml in the repository)"
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
+        if location and re.match(r"^[\w.]+: ", message):  # a nested rule names its own key
+            return f"{location}.{message}"
         return f"{location}: {message}" if location else message
+    message = message.replace("Input should be", "must be").replace("Input", "the value")
     return f"{location}: got {error['input']!r}, {message[0].lower()}{message[1:]}"
 
 

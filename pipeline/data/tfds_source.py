@@ -18,7 +18,7 @@ def load_tfds(name: str, data_dir: str | Path, download: bool) -> tuple[dict[str
 
     try:
         (train, test), info = tfds.load(
-            name, split=["train", "test"], data_dir=str(data_dir), batch_size=-1,
+            name, split=["train", "test"], data_dir=str(data_dir),
             as_supervised=True, with_info=True, download=download, try_gcs=False,
         )
     except tfds.core.registered.DatasetNotFoundError:
@@ -33,8 +33,8 @@ def load_tfds(name: str, data_dir: str | Path, download: bool) -> tuple[dict[str
     if label is None or not hasattr(label, "names"):
         raise DataError(f"data.name: '{name}' is not an image-classification dataset (no class label feature)")
     arrays = {}
-    for split_name, (images, labels) in (("train", train), ("test", test)):
-        images = tfds.as_numpy(images)
+    for split_name, dataset in (("train", train), ("test", test)):
+        images, labels = _to_arrays(tfds.as_numpy(dataset.batch(4096)))
         if images.ndim == 4 and images.shape[-1] == 1:
             images = images[..., 0]
         if images.ndim != 3 or images.dtype != np.uint8:
@@ -43,5 +43,10 @@ def load_tfds(name: str, data_dir: str | Path, download: bool) -> tuple[dict[str
                 "only single-channel uint8 images are supported"
             )
         arrays[f"{split_name}_images"] = images
-        arrays[f"{split_name}_labels"] = tfds.as_numpy(labels).astype(np.uint8)
+        arrays[f"{split_name}_labels"] = labels.astype(np.uint8)
     return arrays, list(label.names)
+
+
+def _to_arrays(batches) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = zip(*batches)
+    return np.concatenate(images), np.concatenate(labels)

@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny generated IDX data and tiny params, small enough for real training in seconds."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.data.idx import write_idx_directory
+from pipeline.data.synthetic import make_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+def default_params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def tiny_params(idx_dir: Path) -> dict:
+    """The shipped params.yaml with everything shrunk: same keys, tiny sizes."""
+    params = copy.deepcopy(default_params())
+    params["data"].update(idx_dir=str(idx_dir), name="custom", class_names=[f"class <{i}>" for i in range(10)])
+    params["split"].update(budgets=[20, 50], validation_size=100)
+    layers = params["pretrain"]["layers"]
+    layers["l1"].update(units=32, epochs=3, batch_size=32)
+    layers["l2"].update(units=16, epochs=3, batch_size=32)
+    params["stack"].update(finetune_epochs=2, batch_size=32, reconstructions=4)
+    # frozen is covered by the unit tests; two inits keep the matrix real and the suite short.
+    params["classify"].update(inits=["scratch", "finetune"], epochs=20, batch_size=16)
+    params["baseline"].update(max_iter=200)
+    return params
+
+
+@pytest.fixture(scope="session")
+def tiny_idx(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("tiny_idx")
+    write_idx_directory(directory, make_dataset(train_count=600, test_count=200, seed=0))
+    return directory

@@ -1,0 +1,102 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from pipeline import config
+from pipeline.errors import ConfigError
+from tests.conftest import ROOT, default_params
+
+
+def test_shipped_params_are_valid():
+    params = config.load(ROOT / "params.yaml")
+    assert params.layer_names == ["l1", "l2"]
+    assert params.split.budgets == [100, 600, 1000, 3000]
+
+
+def with_change(path: str, value):
+    params = default_params()
+    *parents, last = path.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    if value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return params
+
+
+DELETE = object()
+
+# (key path, bad value, words the single error line must contain)
+BAD = [
+    ("data.source", "s3", ["data.source", "'s3'", "idx", "tfds"]),
+    ("data.name", "Fashion MNIST", ["data.name", "Fashion MNIST"]),
+    ("data.tfds_dir", "../outside", ["data.tfds_dir", "../outside", "inside the repository"]),
+    ("data.tfds_dir", "/tmp/abs", ["data.tfds_dir", "/tmp/abs"]),
+    ("data.colour", True, ["data.colour", "unknown key"]),
+    ("seed", -1, ["seed", "-1", "must be greater than or equal to 0"]),
+    ("seed", "abc", ["seed", "'abc'"]),
+    ("split.budgets", [], ["split.budgets"]),
+    ("split.budgets", [600, 100], ["split.budgets", "strictly increasing"]),
+    ("split.budgets", [100, 0], ["split.budgets.1", "0", "greater than 0"]),
+    ("split.validation_size", 0, ["split.validation_size", "greater than 0"]),
+    ("split.budget", [100], ["split.budget", "unknown key"]),
+    ("pretrain.layers.l2.units", -5, ["pretrain.layers.l2.units", "-5", "greater than 0"]),
+    ("pretrain.layers.l2.units", 0, ["pretrain.layers.l2.units", "greater than 0"]),
+    ("pretrain.layers.l2.input", "pixels", ["layers.l2.input", "'pixels'", "must be 'l1'"]),
+    ("pretrain.layers.l1.input", "l2", ["layers.l1.input", "'l2'", "must be 'pixels'"]),
+    ("pretrain.layers.l1.activation", "swishy", ["pretrain.layers.l1.activation", "swishy", "selu"]),
+    ("pretrain.layers.l1.learning_rate", 0, ["pretrain.layers.l1.learning_rate", "greater than 0"]),
+    ("pretrain.layers.l1.epochs", 2.5, ["pretrain.layers.l1.epochs", "2.5"]),
+    ("pretrain.layers.l1.unit", 300, ["pretrain.layers.l1.unit", "unknown key"]),
+    ("pretrain.layers.l1.tied", "maybe", ["pretrain.layers.l1.tied", "maybe"]),
+    ("pretrain.layers", {}, ["pretrain.layers"]),
+    ("pretrain.layers.l2.input", DELETE, ["pretrain.layers.l2.input", "required"]),
+    ("stack.finetune_epochs", -1, ["stack.finetune_epochs", "-1"]),
+    ("stack.reconstructions", 1000, ["stack.reconstructions", "1000"]),
+    ("classify.inits", ["scratch", "pretrained"], ["classify.inits.1", "pretrained", "finetune"]),
+    ("classify.inits", ["scratch", "scratch"], ["classify.inits", "once"]),
+    ("classify.batch_size", 0, ["classify.batch_size"]),
+    ("classify.epoch", 5, ["classify.epoch", "unknown key"]),
+    ("baseline.C", 0, ["baseline.C"]),
+    ("mlflow.experiment", "", ["mlflow.experiment"]),
+    ("pretrain", DELETE, ["pretrain", "required"]),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "words"), BAD, ids=[f"{p}={v!r}" for p, v, _ in BAD])
+def test_bad_values_give_one_line_naming_key_value_and_rule(path, value, words):
+    with pytest.raises(ConfigError) as raised:
+        config.parse(with_change(path, value))
+    message = str(raised.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_not_a_mapping_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        config.parse([1, 2])
+    broken = tmp_path / "params.yaml"
+    broken.write_text("seed: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.load(broken)
+    with pytest.raises(ConfigError, match="not found"):
+        config.load(tmp_path / "missing.yaml")
+
+
+def test_validate_stage_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    params = with_change("pretrain.layers.l2.units", -5)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.validate"], cwd=tmp_path, capture_output=True, text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "pretrain.layers.l2.units" in lines[0] and "-5" in lines[0]
+    assert not (tmp_path / "data").exists()

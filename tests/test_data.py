@@ -1,0 +1,127 @@
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.config import DataParams
+from pipeline.data.idx import IDX_FILES, decode_idx, encode_idx, load_idx_directory, write_idx_directory
+from pipeline.data.known import KNOWN_DATASETS
+from pipeline.data.prepare import prepare
+from pipeline.data.split import budget_column, labelled, make_split, subset_images
+from pipeline.data.synthetic import make_dataset
+from pipeline.errors import ConfigError, DataError
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+needs_fashion = pytest.mark.skipif(not (FASHION_DIR / IDX_FILES["train_images"]).exists(),
+                                   reason="dataset-fashion-mnist not installed (make data)")
+
+
+def custom(idx_dir) -> DataParams:
+    return DataParams(idx_dir=str(idx_dir), name="custom", class_names=[str(i) for i in range(10)])
+
+
+def test_idx_round_trip():
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    assert np.array_equal(decode_idx(encode_idx(images)), images)
+
+
+@pytest.mark.parametrize(("payload", "words"), [
+    (b"", "bad magic"),
+    (b"\x08\x03\x00\x00" + b"\x00" * 12, "bad magic"),
+    (b"\x00\x00\x0d\x01\x00\x00\x00\x01" + b"\x00" * 4, "element type 0x0d"),
+    (b"\x00\x00\x08\x03\x00\x00", "truncated IDX header"),
+    (encode_idx(np.zeros((3, 2, 2), np.uint8))[:-1], "promises shape (3, 2, 2)"),
+])
+def test_malformed_idx_is_refused(payload, words):
+    with pytest.raises(DataError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        decode_idx(payload, "file.gz")
+
+
+def test_directory_errors_name_the_file(tmp_path, tiny_idx):
+    with pytest.raises(DataError, match=f"no directory at {tmp_path / 'nowhere'}; to get it: sudo apt-get"):
+        load_idx_directory(tmp_path / "nowhere", KNOWN_DATASETS["fashion_mnist"].install_hint)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="lacks train-images-idx3-ubyte.gz"):
+        load_idx_directory(tmp_path / "empty")
+
+    broken = tmp_path / "broken"
+    write_idx_directory(broken, make_dataset(50, 20))
+    target = broken / IDX_FILES["train_images"]
+    target.write_bytes(target.read_bytes()[:100])
+    with pytest.raises(DataError, match=f"{target}: corrupt or truncated gzip"):
+        load_idx_directory(broken)
+
+
+def test_prepare_checks_counts_and_labels(tmp_path):
+    arrays = make_dataset(50, 20)
+    arrays["train_labels"] = arrays["train_labels"][:-1]
+    write_idx_directory(tmp_path, arrays)
+    with pytest.raises(DataError, match="49 labels for 50 images"):
+        prepare(custom(tmp_path))
+    arrays = make_dataset(50, 20)
+    write_idx_directory(tmp_path, arrays)
+    with pytest.raises(DataError, match="label 9 found, but there are 3 class names"):
+        prepare(DataParams(idx_dir=str(tmp_path), name="custom", class_names=["a", "b", "c"]))
+    with pytest.raises(ConfigError, match="data.name: got 'custom'.*set data.class_names"):
+        prepare(DataParams(idx_dir=str(tmp_path), name="custom"))
+
+
+def test_known_dataset_with_other_content_is_refused(tiny_idx):
+    with pytest.raises(DataError, match="does not match the known fashion_mnist"):
+        prepare(DataParams(idx_dir=str(tiny_idx), name="fashion_mnist"))
+
+
+def test_card_describes_the_data(tiny_idx):
+    arrays, card = prepare(custom(tiny_idx))
+    assert card["counts"]["train"]["images"] == 600
+    assert sum(card["counts"]["test"]["per_class"]) == 200
+    assert card["verified_against_known_hashes"] is False
+    assert len(card["sha256"]["train_images"]) == 64
+    assert arrays["train_images"].shape == (600, 28, 28)
+
+
+@needs_fashion
+def test_real_fashion_mnist_matches_recorded_hashes():
+    arrays, card = prepare(DataParams())
+    assert card["verified_against_known_hashes"] is True
+    assert card["counts"]["train"]["per_class"] == [6000] * 10
+    assert card["class_names"][0] == "T-shirt/top"
+
+
+def test_split_is_stratified_nested_seeded_and_disjoint():
+    labels = np.repeat(np.arange(10), 60).astype(np.uint8)
+    test_labels = np.arange(100, dtype=np.uint8) % 10
+    table = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=3)
+    again = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=3)
+    other = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=4)
+    assert table.equals(again) and not table.equals(other)
+    valid = table[table.subset == "valid"]
+    assert len(valid) == 100 and (valid.label.value_counts() == 10).all()
+    small, large = table[budget_column(20)], table[budget_column(50)]
+    assert (table[small].label.value_counts() == 2).all() and (table[large].label.value_counts() == 5).all()
+    assert not (small & ~large).any(), "budgets must be nested"
+    assert not (large & (table.subset != "train")).any(), "labelled images come from train only"
+    rows, chosen = labelled(table, 20)
+    train = table[table.subset == "train"]
+    assert np.array_equal(train.set_index("row").loc[rows, "label"].to_numpy(), chosen)
+
+
+def test_split_refuses_budgets_a_class_cannot_fill():
+    labels = np.repeat(np.arange(10), 20).astype(np.uint8)
+    with pytest.raises(ConfigError, match="split.budgets: got 15, must be a multiple of the 10 classes"):
+        make_split(labels, labels, 10, 50, [15], 0)
+    with pytest.raises(ConfigError, match="split.budgets: got 200, needs 20 labelled images of class 0, which has only 15"):
+        make_split(labels, labels, 10, 50, [200], 0)
+    with pytest.raises(ConfigError, match="split.validation_size: got 200"):
+        make_split(labels, labels, 10, 200, [10], 0)
+
+
+def test_subset_images_scale_to_unit_interval():
+    arrays = make_dataset(60, 20)
+    table = make_split(arrays["train_labels"], arrays["test_labels"], 10, 10, [10], 0)
+    images = subset_images(arrays["train_images"], arrays["test_images"], table)
+    assert images["train"].shape == (50, 784) and images["train"].dtype == np.float32
+    assert 0 <= images["test"].min() and images["test"].max() <= 1
+    first = table[table.subset == "valid"].iloc[0]
+    assert np.array_equal(images["valid"][0], arrays["train_images"][first.source_index].reshape(-1) / np.float32(255))

@@ -1,0 +1,52 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import io
+from pipeline.errors import DataError
+from pipeline.report.render import markdown_escape, verdicts
+
+
+def test_failed_write_keeps_the_old_output(tmp_path):
+    target = tmp_path / "out.json"
+    io.write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(target) as temporary:
+            temporary.write_text("half")
+            raise RuntimeError("killed")
+    assert io.read_json(target) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"], "no temporary file is left behind"
+
+
+def test_array_folders_are_replaced_whole_and_byte_stable(tmp_path):
+    folder = tmp_path / "arrays"
+    io.write_arrays(folder, {"a": np.arange(3), "nested": {"b": np.ones(2)}})
+    first = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.npy")}
+    io.write_arrays(folder, {"a": np.arange(3), "nested": {"b": np.ones(2)}})
+    assert first == {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.npy")}
+    io.write_arrays(folder, {"c": np.zeros(1)})
+    assert sorted(p.name for p in folder.iterdir()) == ["c.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arrays"]
+
+
+def test_pickled_arrays_are_refused(tmp_path):
+    path = tmp_path / "objects.npy"
+    np.save(path, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="not a readable .npy array"):
+        io.read_array(path)
+    with pytest.raises(DataError, match="missing"):
+        io.read_array(tmp_path / "nothing.npy")
+
+
+def test_markdown_escape_neutralises_markup():
+    assert markdown_escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert markdown_escape("a|b *c* [d](e)") == r"a\|b \*c\* \[d\](e)"
+
+
+def test_verdicts_say_plainly_who_wins():
+    table = pd.DataFrame({"scratch": [0.5, 0.7], "finetune": [0.6, 0.65], "logistic_regression": [0.65, 0.6]},
+                         index=pd.Index([100, 1000], name="budget"))
+    assert verdicts(table) == [
+        "With 100 labels the fine-tuned pretrained encoder (0.6000) beats scratch, but not logistic regression.",
+        "With 1000 labels the fine-tuned pretrained encoder (0.6500) beats logistic regression, but not scratch.",
+    ]

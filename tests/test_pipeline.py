@@ -1,0 +1,154 @@
+"""The real thing at tiny scale: `dvc repro` in a temporary git repository, real MLflow store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, tiny_params
+
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ["pipeline", "stages", "dvc.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
+
+
+def sh(repo: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_TRACKING", "DVC_"))}
+    env.update(PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}", DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true")
+    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    if check and result.returncode:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return sh(repo, str(BIN / "dvc"), *args, check=check)
+
+
+def stages_run(result: subprocess.CompletedProcess) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", result.stdout))
+
+
+def lock_hashes(repo: Path) -> dict[str, str]:
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+def write_params(repo: Path, params: dict) -> None:
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, tiny_idx) -> Path:
+    repo = tmp_path_factory.mktemp("repo")
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, repo / name)
+    write_params(repo, tiny_params(tiny_idx))
+    sh(repo, "git", "init", "-q")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny project")
+    first = dvc(repo, "repro")
+    repo.joinpath("first_run.log").write_text(first.stdout)
+    return repo
+
+
+def test_first_repro_runs_every_stage_and_writes_every_output(repo):
+    ran = stages_run(type("R", (), {"stdout": repo.joinpath("first_run.log").read_text()}))
+    classify = {f"classify@{budget}-{init}" for budget in (20, 50) for init in ("scratch", "finetune")}
+    assert ran == {"validate", "fetch", "split", "pretrain@l1", "pretrain@l2", "stack", "baseline", "report"} | classify
+
+    card = json.loads((repo / "data/card.json").read_text())
+    assert card["counts"]["train"]["images"] == 600
+    for layer in ("l1", "l2"):
+        assert (repo / f"data/features/{layer}/train.npy").exists()
+        metrics = json.loads((repo / f"metrics/pretrain/{layer}.json").read_text())
+        assert metrics["test_mse"] > 0
+    stack = json.loads((repo / "metrics/stack.json").read_text())
+    assert stack["test_mse_after_finetune"] < stack["test_mse_before_finetune"]
+    accuracy = json.loads((repo / "metrics/classify/50-finetune.json").read_text())
+    assert accuracy["labels_seen"] == 50 and accuracy["test_accuracy"] > 0.3
+
+    html = (repo / "reports/index.html").read_text()
+    assert "data:image/png;base64," in html and "<img src=\"figures/" not in html, "the page must be self-contained"
+    assert "class &lt;0&gt;" in html and "class <0>" not in html, "class names from data are escaped"
+    markdown = (repo / "reports/report.md").read_text()
+    assert "Test accuracy against the number of labels" in markdown and "| 50 |" in markdown
+    assert sorted(p.name for p in (repo / "reports/figures").iterdir()) == [
+        "accuracy_vs_labels.png", "learning_curves.png", "reconstructions.png"]
+
+
+def test_dvc_sees_metrics_and_plots(repo):
+    shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
+    files = next(iter(shown.values()))["data"]
+    assert "metrics/classify/20-scratch.json" in files and "metrics/baseline.json" in files
+    dvc(repo, "plots", "show", "-o", "dvc_plots")
+    assert "Test accuracy against labels" in (repo / "dvc_plots/index.html").read_text()
+
+
+def test_every_stage_logged_one_mlflow_run(repo):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("layerwise")
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    names = sorted(run.info.run_name for run in runs)
+    assert len(names) == len(set(names)) == 11  # every stage but validate, once
+    by_name = {run.info.run_name: run for run in runs}
+    l1 = by_name["pretrain@l1"]
+    assert l1.data.params["units"] == "32" and l1.data.tags["dvc.stage"] == "pretrain@l1"
+    history = client.get_metric_history(l1.info.run_id, "val_loss")
+    assert [point.step for point in history] == [1, 2, 3]
+    assert "test_mse" in l1.data.metrics
+    artifacts = [a.path for a in client.list_artifacts(l1.info.run_id, "figures")]
+    assert artifacts == ["figures/l1_learning_curve.png"]
+    assert (repo / "mlartifacts").is_dir(), "artifacts live at the repository root"
+
+
+def test_second_repro_runs_nothing(repo):
+    result = dvc(repo, "repro")
+    assert stages_run(result) == set()
+    assert "up to date" in result.stdout.lower() or "didn't change" in result.stdout
+
+
+def test_forced_rerun_gives_identical_hashes(repo):
+    before = lock_hashes(repo)
+    dvc(repo, "repro", "-f")
+    assert lock_hashes(repo) == before
+
+
+def test_classify_change_reruns_no_pretrain_or_stack(repo, tiny_idx):
+    params = tiny_params(tiny_idx)
+    params["classify"]["learning_rate"] = 0.002
+    write_params(repo, params)
+    ran = stages_run(dvc(repo, "repro"))
+    assert {name for name in ran if name.startswith("classify@")} == {
+        f"classify@{budget}-{init}" for budget in (20, 50) for init in ("scratch", "finetune")}
+    assert ran - {name for name in ran if name.startswith("classify@")} == {"validate", "report"}
+
+
+def test_bad_params_stop_with_one_line_and_touch_nothing(repo, tiny_idx):
+    before = lock_hashes(repo)
+    model = (repo / "models/stack/l1/encoder_kernel.npy").read_bytes()
+    params = tiny_params(tiny_idx)
+    params["classify"]["learning_rate"] = 0.002
+    params["pretrain"]["layers"]["l2"]["units"] = -5
+    write_params(repo, params)
+    result = dvc(repo, "repro", check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: params.yaml")]
+    assert errors == ["error: params.yaml: pretrain.layers.l2.units: got -5, must be greater than 0"]
+    assert stages_run(result) == {"validate"}
+    assert lock_hashes(repo) == before
+    assert (repo / "models/stack/l1/encoder_kernel.npy").read_bytes() == model
