@@ -59,7 +59,8 @@ def learning_curves(histories: dict[str, pd.DataFrame], columns: tuple[str, ...]
                 ax.plot(history["epoch"], history[column], "-" if column.startswith("val") else "--",
                         label=f"{name} {column.replace('val_', 'validation ')}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(f"{ylabel} (log scale)")
+    ax.set_yscale("log")  # layers reconstruct inputs of very different scales
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     figure.tight_layout()
