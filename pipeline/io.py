@@ -100,6 +100,12 @@ def read_json(path: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def write_csv(path: str | Path, table, index: bool = False) -> None:
+    """A pandas table as CSV, atomically."""
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, index=index)
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(text)

@@ -37,8 +37,7 @@ def main(argv: list[str]) -> None:
         len(card["class_names"]), params.classify, validation,
     )
 
-    with io.atomic_path(paths.classify_history(budget, init)) as temporary:
-        result.history.to_csv(temporary, index=False)
+    io.write_csv(paths.classify_history(budget, init), result.history)
     io.write_json(paths.classify_metrics(budget, init), result.metrics)
     with tracking.stage_run(stage_name(f"classify@{budget}-{init}"), params.mlflow.experiment,
                             {"seed": params.seed, "budget": budget, "init": init, **params.classify.model_dump()}) as logged:

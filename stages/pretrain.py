@@ -25,8 +25,7 @@ def main(argv: list[str]) -> None:
 
     io.write_arrays(paths.pretrain_model(name), result.weights)
     io.write_arrays(paths.features(name), result.codings)
-    with io.atomic_path(paths.pretrain_history(name)) as temporary:
-        result.history.to_csv(temporary, index=False)
+    io.write_csv(paths.pretrain_history(name), result.history)
     io.write_json(paths.pretrain_metrics(name), result.metrics)
     with tracking.stage_run(stage_name(f"pretrain@{name}"), params.mlflow.experiment,
                             {"seed": params.seed, "layer": name, **layer.model_dump()}) as logged:

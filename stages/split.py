@@ -16,8 +16,7 @@ def main(argv: list[str]) -> None:
         params.split.validation_size, params.split.budgets, params.seed,
     )
     io.write_arrays(paths.features(PIXELS), subset_images(arrays["train_images"], arrays["test_images"], table))
-    with io.atomic_path(paths.SPLIT_TABLE) as temporary:
-        table.to_csv(temporary, index=False)
+    io.write_csv(paths.SPLIT_TABLE, table)
     counts = table["subset"].value_counts()
     with tracking.stage_run(stage_name("split"), params.mlflow.experiment,
                             {"seed": params.seed, "split": params.split.model_dump()}) as logged:

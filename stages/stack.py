@@ -20,8 +20,7 @@ def main(argv: list[str]) -> None:
 
     io.write_arrays(paths.STACK_MODEL, result.weights)
     io.write_arrays(paths.RECONSTRUCTIONS, result.reconstructions)
-    with io.atomic_path(paths.STACK_HISTORY) as temporary:
-        result.history.to_csv(temporary, index=False)
+    io.write_csv(paths.STACK_HISTORY, result.history)
     io.write_json(paths.STACK_METRICS, result.metrics)
     side = int(round(pixels["test"].shape[1] ** 0.5))
     with tracking.stage_run(stage_name("stack"), params.mlflow.experiment,

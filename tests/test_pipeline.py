@@ -104,7 +104,7 @@ def test_every_stage_logged_one_mlflow_run(repo):
     experiment = client.get_experiment_by_name("layerwise")
     runs = client.search_runs([experiment.experiment_id], max_results=100)
     names = sorted(run.info.run_name for run in runs)
-    assert len(names) == len(set(names)) == 11  # every stage but validate, once
+    assert len(names) == len(set(names)) == 12  # every stage, once
     by_name = {run.info.run_name: run for run in runs}
     l1 = by_name["pretrain@l1"]
     assert l1.data.params["units"] == "32" and l1.data.tags["dvc.stage"] == "pretrain@l1"
@@ -152,3 +152,17 @@ def test_bad_params_stop_with_one_line_and_touch_nothing(repo, tiny_idx):
     assert stages_run(result) == {"validate"}
     assert lock_hashes(repo) == before
     assert (repo / "models/stack/l1/encoder_kernel.npy").read_bytes() == model
+    write_params(repo, tiny_params(tiny_idx))
+
+
+def test_dvc_exp_run_with_a_set_param_shows_up_in_exp_show(repo):
+    result = dvc(repo, "exp", "run", "-n", "fewer-epochs", "-S", "classify.epochs=10")
+    ran = stages_run(result)
+    assert ran and all(name.startswith("classify@") or name in {"validate", "report"} for name in ran)
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    states = [state for entry in shown for group in (entry.get("experiments") or []) for state in group["revs"]]
+    named = [state for state in states if state.get("name") == "fewer-epochs"]
+    assert len(named) == 1, [state.get("name") for state in states]
+    revision = named[0]["data"]
+    assert revision["params"]["params.yaml"]["data"]["classify"]["epochs"] == 10
+    assert "metrics/classify/20-finetune.json" in revision["metrics"]

@@ -15,6 +15,7 @@ from pipeline import io, paths
 from pipeline.config import Params
 
 TEMPLATES = Path(__file__).parent / "templates"
+BASELINE = "logistic_regression"
 
 
 def accuracy_table(params: Params) -> pd.DataFrame:
@@ -23,7 +24,7 @@ def accuracy_table(params: Params) -> pd.DataFrame:
     rows = []
     for budget in params.split.budgets:
         row = {init: io.read_json(paths.classify_metrics(budget, init))["test_accuracy"] for init in params.classify.inits}
-        row["logistic_regression"] = baseline[str(budget)]
+        row[BASELINE] = baseline[str(budget)]
         rows.append(row)
     return pd.DataFrame(rows, index=pd.Index(params.split.budgets, name="budget"))
 
@@ -62,7 +63,7 @@ def verdicts(accuracy: pd.DataFrame) -> list[str]:
     if "finetune" not in accuracy:
         return ["The fine-tuned encoder was not run (classify.inits), so there is no verdict."]
     for budget, row in accuracy.iterrows():
-        rivals = {name: row[name] for name in ("scratch", "logistic_regression") if name in row}
+        rivals = {name: row[name] for name in ("scratch", BASELINE) if name in row}
         beaten = [name.replace("_", " ") for name, value in rivals.items() if row["finetune"] > value]
         lost = [name.replace("_", " ") for name, value in rivals.items() if row["finetune"] <= value]
         verdict = "beats " + " and ".join(beaten) if beaten else "beats neither"
