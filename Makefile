@@ -5,7 +5,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DATA_DIR := /usr/share/datasets/fashion-mnist
 
 # Stage commands say `python`: the one in .venv, with the pinned packages.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -27,8 +26,8 @@ $(VENV)/.installed: requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	touch $@
 
-data:
-	@scripts/ensure-dataset.sh $(DATA_DIR)
+data: setup
+	@scripts/ensure-dataset.sh $(BIN)/python
 
 run: setup data
 	$(BIN)/dvc repro

@@ -7,6 +7,7 @@ Every stage calls :func:`load`, so a typo in any section stops whichever stage r
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,6 +19,7 @@ from pipeline.errors import ConfigError
 PARAMS_FILE = "params.yaml"
 PIXELS = "pixels"  # name of the first layer's input: the prepared images scaled to [0, 1]
 INITS = ("scratch", "frozen", "finetune")
+RECONSTRUCTED_TEST_IMAGES = 100  # the stack stage saves this many; the report shows report.reconstructions of them
 
 PositiveInt = Annotated[int, Field(gt=0)]
 LearningRate = Annotated[float, Field(gt=0, le=10)]
@@ -91,7 +93,6 @@ class StackParams(Strict):
     finetune_epochs: Annotated[int, Field(ge=0)] = 5
     batch_size: PositiveInt = 128
     learning_rate: LearningRate = 1e-3
-    reconstructions: Annotated[int, Field(ge=1, le=100)] = 10
 
 
 class ClassifyParams(Strict):
@@ -116,6 +117,10 @@ class BaselineParams(Strict):
     C: Annotated[float, Field(gt=0)] = 1.0
 
 
+class ReportParams(Strict):
+    reconstructions: Annotated[int, Field(ge=1, le=RECONSTRUCTED_TEST_IMAGES)] = 10
+
+
 class MlflowParams(Strict):
     experiment: str = Field("layerwise", min_length=1, max_length=200)
 
@@ -128,6 +133,7 @@ class Params(Strict):
     stack: StackParams = StackParams()
     classify: ClassifyParams = ClassifyParams()
     baseline: BaselineParams = BaselineParams()
+    report: ReportParams = ReportParams()
     mlflow: MlflowParams = MlflowParams()
 
     @property
@@ -135,12 +141,33 @@ class Params(Strict):
         return list(self.pretrain.layers)
 
 
+def _keys_at(location: tuple) -> list[str]:
+    """The keys a section of the schema allows, found by walking the models along an error's location."""
+    model: type[BaseModel] = Params
+    parts = list(location)
+    while parts:
+        annotation = model.model_fields[parts.pop(0)].annotation
+        if typing.get_origin(annotation) is dict:  # e.g. pretrain.layers.<name>: skip the free-form name
+            annotation = typing.get_args(annotation)[1]
+            if parts:
+                parts.pop(0)
+            else:
+                return ["<layer name>"]
+        model = annotation
+    return list(model.model_fields)
+
+
 def _describe(error: dict) -> str:
     """One readable line for one pydantic error: key path, value found, what is allowed."""
     location = ".".join(str(part) for part in error["loc"])
     message = error["msg"]
     if error["type"] == "extra_forbidden":
-        return f"{location}: unknown key (check the spelling; see params.yaml in the repository)"
+        allowed = _keys_at(error["loc"][:-1])
+        return f"{location}: unknown key, allowed here: {', '.join(allowed)} (check the spelling)"
+    if error["type"] == "missing":
+        return f"{location}: missing, this key is required"
+    if error["type"] == "model_type":
+        return f"{location}: got {error['input']!r}, must be a mapping of keys: {', '.join(_keys_at(error['loc']))}"
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
         if location and re.match(r"^[\w.]+: ", message):  # a nested rule names its own key

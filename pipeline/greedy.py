@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.config import ClassifyParams, LayerParams, StackParams
+from pipeline.config import RECONSTRUCTED_TEST_IMAGES, ClassifyParams, LayerParams, StackParams
 from pipeline.data.split import SUBSETS
 from pipeline.training import fit, mean_squared_error
 
@@ -57,7 +57,7 @@ def stack_layers(layers: dict[str, LayerParams], weights: dict[str, dict[str, np
 
     stacked = StackedAutoencoder(layers, pixels["train"].shape[1])
     stacked.load(weights)
-    shown = pixels["test"][: params.reconstructions]
+    shown = pixels["test"][:RECONSTRUCTED_TEST_IMAGES]
     reconstructions = {"before": stacked.autoencoder.predict(shown, verbose=0)}
     metrics = {"test_mse_before_finetune": mean_squared_error(stacked.autoencoder, pixels["test"])}
     history = pd.DataFrame(columns=["epoch", "loss", "val_loss"])
@@ -102,9 +102,10 @@ def train_classifier(
         loss="sparse_categorical_crossentropy", metrics=["accuracy"], validation_data=validation, callbacks=callbacks,
     )
     _, test_accuracy = model.evaluate(*test, batch_size=1024, verbose=0)
+    _, train_accuracy = model.evaluate(*labelled, batch_size=1024, verbose=0)  # the weights kept, not the last epoch's
     metrics = {
         "test_accuracy": float(test_accuracy),
-        "train_accuracy": float(history["accuracy"].iloc[-1]),
+        "train_accuracy": float(train_accuracy),
         "labels_seen": int(len(labelled[1]) + (len(validation[1]) if validation is not None else 0)),
         "trainable_parameters": int(sum(np.prod(weight.shape) for weight in model.trainable_weights)),
     }

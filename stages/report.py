@@ -11,24 +11,22 @@ from pipeline.report.render import (
 from stages._common import run, stage_name
 
 
-def build_figures(params, card, accuracy: pd.DataFrame) -> dict[str, Figure]:
+def build_figures(params, accuracy: pd.DataFrame) -> dict[str, Figure]:
     histories = {name: pd.read_csv(paths.pretrain_history(name)) for name in params.pretrain.layers}
     stack_history = pd.read_csv(paths.STACK_HISTORY)
     if len(stack_history):
         histories["stacked fine-tuning"] = stack_history
-    shown = io.read_array(paths.features(PIXELS) / "test.npy")[: params.stack.reconstructions]
-    reconstructions = io.read_arrays(paths.RECONSTRUCTIONS, ["before", "after"])
-    rows = {"stacked, greedy only": reconstructions["before"]}
-    if params.stack.finetune_epochs:
-        rows["after fine-tuning"] = reconstructions["after"]
-    side = card["image_shape"][0]
+    test_images = io.read_array(paths.features(PIXELS) / "test.npy")
+    saved = io.read_arrays(paths.RECONSTRUCTIONS, ["before", "after"])
     return {
         "pretrain_curves": Figure("learning_curves", "Learning curves",
                                   "Training (dashed) and validation (solid) reconstruction MSE of each layer, on its own input.",
                                   figures.png_bytes(figures.learning_curves(histories))),
         "reconstructions": Figure("reconstructions", "Reconstructions",
                                   "Test images (top) and the stacked autoencoder's reconstructions.",
-                                  figures.png_bytes(figures.reconstructions(shown, rows, side))),
+                                  figures.png_bytes(figures.stack_reconstructions(
+                                      test_images, saved, params.stack.finetune_epochs > 0,
+                                      params.report.reconstructions))),
         "accuracy": Figure("accuracy_vs_labels", "Accuracy against labels",
                            "Test accuracy against the number of labelled training images (log scale).",
                            figures.png_bytes(figures.accuracy_vs_labels(accuracy))),
@@ -43,7 +41,7 @@ def main(argv: list[str]) -> None:
         params=params, card=card, layers=layer_table(params), stack=io.read_json(paths.STACK_METRICS),
         accuracy=accuracy, metrics=all_metrics(params), verdicts=verdicts(accuracy),
     )
-    report.figures = build_figures(params, card, accuracy)
+    report.figures = build_figures(params, accuracy)
     index_html, report_md = render(report)
 
     io.write_bytes_tree(paths.REPORTS / "figures", {f"{figure.name}.png": figure.png for figure in report.figures.values()})

@@ -22,16 +22,13 @@ def main(argv: list[str]) -> None:
     io.write_arrays(paths.RECONSTRUCTIONS, result.reconstructions)
     io.write_csv(paths.STACK_HISTORY, result.history)
     io.write_json(paths.STACK_METRICS, result.metrics)
-    side = int(round(pixels["test"].shape[1] ** 0.5))
     with tracking.stage_run(stage_name("stack"), params.mlflow.experiment,
                             {"seed": params.seed, **params.stack.model_dump(), "layers": ",".join(layers)}) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
-        shown = pixels["test"][: params.stack.reconstructions]
-        logged.log_figure(figures.reconstructions(shown, {
-            "stacked, greedy only": result.reconstructions["before"],
-            "after fine-tuning": result.reconstructions["after"],
-        }, side), "reconstructions.png")
+        logged.log_figure(figures.stack_reconstructions(
+            pixels["test"], result.reconstructions, params.stack.finetune_epochs > 0, count=10,
+        ), "reconstructions.png")
 
 
 if __name__ == "__main__":

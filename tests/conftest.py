@@ -30,7 +30,8 @@ def tiny_params(idx_dir: Path) -> dict:
     layers = params["pretrain"]["layers"]
     layers["l1"].update(units=32, epochs=3, batch_size=32)
     layers["l2"].update(units=16, epochs=3, batch_size=32)
-    params["stack"].update(finetune_epochs=2, batch_size=32, reconstructions=4)
+    params["stack"].update(finetune_epochs=2, batch_size=32)
+    params["report"].update(reconstructions=4)
     # frozen is covered by the unit tests; two inits keep the matrix real and the suite short.
     params["classify"].update(inits=["scratch", "finetune"], epochs=20, batch_size=16)
     params["baseline"].update(max_iter=200)

@@ -155,6 +155,23 @@ def test_bad_params_stop_with_one_line_and_touch_nothing(repo, tiny_idx):
     write_params(repo, tiny_params(tiny_idx))
 
 
+def test_budget_a_class_cannot_fill_keeps_the_previous_split(repo, tiny_idx):
+    before = lock_hashes(repo)
+    table = (repo / "data/split.csv").read_bytes()
+    params = tiny_params(tiny_idx)
+    params["split"]["budgets"] = [20, 600]
+    write_params(repo, params)
+    result = dvc(repo, "repro", check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: split.budgets: got 600, needs 60 labelled images of class 0, "
+                      "which has only 50 outside the validation set"]
+    assert (repo / "data/split.csv").read_bytes() == table
+    assert (repo / "data/features/pixels/train.npy").exists()
+    assert lock_hashes(repo) == before
+    write_params(repo, tiny_params(tiny_idx))
+
+
 def test_dvc_exp_run_with_a_set_param_shows_up_in_exp_show(repo):
     result = dvc(repo, "exp", "run", "-n", "fewer-epochs", "-S", "classify.epochs=10")
     ran = stages_run(result)

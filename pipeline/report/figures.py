@@ -21,8 +21,8 @@ def _image(ax, image: np.ndarray, side: int) -> None:
 
 def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], per_class: int = 6) -> plt.Figure:
     """The first few training images of each class: what the data looks like."""
-    figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95))
-    axes = np.atleast_2d(axes)
+    figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95),
+                                squeeze=False)
     for label, row in enumerate(axes):
         members = np.flatnonzero(labels == label)[:per_class]
         for ax, index in zip(row, members):
@@ -37,8 +37,7 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], 
 def reconstructions(originals: np.ndarray, rows: dict[str, np.ndarray], side: int) -> plt.Figure:
     """Test images on top, each model's reconstructions below them."""
     count = len(originals)
-    figure, axes = plt.subplots(1 + len(rows), count, figsize=(count * 0.9, (1 + len(rows)) * 1.05))
-    axes = np.atleast_2d(axes)
+    figure, axes = plt.subplots(1 + len(rows), count, figsize=(count * 0.9, (1 + len(rows)) * 1.05), squeeze=False)
     for ax, image in zip(axes[0], originals):
         _image(ax, image, side)
     axes[0][0].set_title("test images", fontsize=8, loc="left")
@@ -48,6 +47,16 @@ def reconstructions(originals: np.ndarray, rows: dict[str, np.ndarray], side: in
         row_axes[0].set_title(title, fontsize=8, loc="left")
     figure.tight_layout()
     return figure
+
+
+def stack_reconstructions(test_images: np.ndarray, saved: dict[str, np.ndarray], finetuned: bool,
+                          count: int) -> plt.Figure:
+    """The stack's reconstructions of the first test images, greedy only and (if run) after fine-tuning."""
+    rows = {"stacked, greedy only": saved["before"][:count]}
+    if finetuned:
+        rows["after fine-tuning"] = saved["after"][:count]
+    side = int(round(test_images.shape[1] ** 0.5))
+    return reconstructions(test_images[:count], rows, side)
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], columns: tuple[str, ...] = ("loss", "val_loss"),
