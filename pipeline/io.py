@@ -116,8 +116,3 @@ def write_bytes_tree(directory: str | Path, files: Mapping[str, bytes]) -> None:
     with atomic_path(directory, directory=True) as temporary:
         for name, data in files.items():
             (temporary / name).write_bytes(data)
-
-
-def write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(data)
