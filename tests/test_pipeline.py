@@ -32,8 +32,8 @@ def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return sh(repo, str(BIN / "dvc"), *args, check=check)
 
 
-def stages_run(result: subprocess.CompletedProcess) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", result.stdout))
+def stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
 
 
 def lock_hashes(repo: Path) -> dict[str, str]:
@@ -65,7 +65,7 @@ def repo(tmp_path_factory, tiny_idx) -> Path:
 
 
 def test_first_repro_runs_every_stage_and_writes_every_output(repo):
-    ran = stages_run(type("R", (), {"stdout": repo.joinpath("first_run.log").read_text()}))
+    ran = stages_run(repo.joinpath("first_run.log").read_text())
     classify = {f"classify@{budget}-{init}" for budget in (20, 50) for init in ("scratch", "finetune")}
     assert ran == {"validate", "fetch", "split", "pretrain@l1", "pretrain@l2", "stack", "baseline", "report"} | classify
 
@@ -118,7 +118,7 @@ def test_every_stage_logged_one_mlflow_run(repo):
 
 def test_second_repro_runs_nothing(repo):
     result = dvc(repo, "repro")
-    assert stages_run(result) == set()
+    assert stages_run(result.stdout) == set()
     assert "up to date" in result.stdout.lower() or "didn't change" in result.stdout
 
 
@@ -132,7 +132,7 @@ def test_classify_change_reruns_no_pretrain_or_stack(repo, tiny_idx):
     params = tiny_params(tiny_idx)
     params["classify"]["learning_rate"] = 0.002
     write_params(repo, params)
-    ran = stages_run(dvc(repo, "repro"))
+    ran = stages_run(dvc(repo, "repro").stdout)
     assert {name for name in ran if name.startswith("classify@")} == {
         f"classify@{budget}-{init}" for budget in (20, 50) for init in ("scratch", "finetune")}
     assert ran - {name for name in ran if name.startswith("classify@")} == {"validate", "report"}
@@ -149,7 +149,7 @@ def test_bad_params_stop_with_one_line_and_touch_nothing(repo, tiny_idx):
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: params.yaml")]
     assert errors == ["error: params.yaml: pretrain.layers.l2.units: got -5, must be greater than 0"]
-    assert stages_run(result) == {"validate"}
+    assert stages_run(result.stdout) == {"validate"}
     assert lock_hashes(repo) == before
     assert (repo / "models/stack/l1/encoder_kernel.npy").read_bytes() == model
     write_params(repo, tiny_params(tiny_idx))
@@ -174,7 +174,7 @@ def test_budget_a_class_cannot_fill_keeps_the_previous_split(repo, tiny_idx):
 
 def test_dvc_exp_run_with_a_set_param_shows_up_in_exp_show(repo):
     result = dvc(repo, "exp", "run", "-n", "fewer-epochs", "-S", "classify.epochs=10")
-    ran = stages_run(result)
+    ran = stages_run(result.stdout)
     assert ran and all(name.startswith("classify@") or name in {"validate", "report"} for name in ran)
     shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
     states = [state for entry in shown for group in (entry.get("experiments") or []) for state in group["revs"]]
