@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.config import RECONSTRUCTED_TEST_IMAGES, ClassifyParams, LayerParams, StackParams
 from pipeline.data.split import SUBSETS
-from pipeline.training import fit, mean_squared_error
+from pipeline.training import Checkpoint, fit, fit_resumable, mean_squared_error
 
 
 @dataclass
@@ -23,14 +23,16 @@ class LayerResult:
     metrics: dict[str, float]
 
 
-def pretrain_layer(name: str, layer: LayerParams, features: dict[str, np.ndarray]) -> LayerResult:
+def pretrain_layer(name: str, layer: LayerParams, features: dict[str, np.ndarray], seed: int,
+                   checkpoint: Checkpoint | None = None) -> LayerResult:
     """Train one shallow autoencoder on the layer below's codings; return its codings for every subset."""
     from pipeline.models.autoencoders import ShallowAutoencoder
 
     model = ShallowAutoencoder(name, layer, features["train"].shape[1])
-    history = fit(
+    history = fit_resumable(
         model.autoencoder, features["train"], features["train"], epochs=layer.epochs, batch_size=layer.batch_size,
-        learning_rate=layer.learning_rate, loss="mse", validation_data=(features["valid"], features["valid"]),
+        learning_rate=layer.learning_rate, loss="mse", seed=seed, checkpoint=checkpoint,
+        validation_data=(features["valid"], features["valid"]),
     )
     codings = {subset: model.encoder.predict(features[subset], batch_size=1024, verbose=0) for subset in SUBSETS}
     metrics = {
@@ -51,7 +53,8 @@ class StackResult:
 
 
 def stack_layers(layers: dict[str, LayerParams], weights: dict[str, dict[str, np.ndarray]],
-                 pixels: dict[str, np.ndarray], params: StackParams) -> StackResult:
+                 pixels: dict[str, np.ndarray], params: StackParams, seed: int,
+                 checkpoint: Checkpoint | None = None) -> StackResult:
     """Stack the pretrained layers, measure test MSE, fine-tune end to end, measure again."""
     from pipeline.models.autoencoders import StackedAutoencoder
 
@@ -62,10 +65,10 @@ def stack_layers(layers: dict[str, LayerParams], weights: dict[str, dict[str, np
     metrics = {"test_mse_before_finetune": mean_squared_error(stacked.autoencoder, pixels["test"])}
     history = pd.DataFrame(columns=["epoch", "loss", "val_loss"])
     if params.finetune_epochs:
-        history = fit(
+        history = fit_resumable(
             stacked.autoencoder, pixels["train"], pixels["train"], epochs=params.finetune_epochs,
-            batch_size=params.batch_size, learning_rate=params.learning_rate, loss="mse",
-            validation_data=(pixels["valid"], pixels["valid"]),
+            batch_size=params.batch_size, learning_rate=params.learning_rate, loss="mse", seed=seed,
+            checkpoint=checkpoint, validation_data=(pixels["valid"], pixels["valid"]),
         )
     metrics["test_mse_after_finetune"] = mean_squared_error(stacked.autoencoder, pixels["test"])
     metrics["valid_mse"] = mean_squared_error(stacked.autoencoder, pixels["valid"])

@@ -8,6 +8,7 @@ timestamps, unlike `.npz`) and are read back with ``allow_pickle=False``.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` only if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(target)
     if directory:
         temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     else:
@@ -45,6 +47,13 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
             temporary.unlink()
 
 
+def remove_leftovers(target: Path) -> None:
+    """Delete what a killed writer of ``target`` left behind (SIGKILL skips every ``finally``)."""
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*"):
+        if leftover.name.endswith((".tmp", ".old")):
+            shutil.rmtree(leftover) if leftover.is_dir() and not leftover.is_symlink() else leftover.unlink()
+
+
 def _replace_directory(source: Path, target: Path) -> None:
     os.chmod(source, 0o755)
     if target.is_dir() and not target.is_symlink():
@@ -59,10 +68,16 @@ def _replace_directory(source: Path, target: Path) -> None:
         os.replace(source, target)
 
 
-def write_arrays(directory: str | Path, arrays: Mapping[str, np.ndarray | Mapping]) -> None:
-    """Write a folder of `.npy` files (one per name; a nested mapping is a subfolder) atomically."""
+def write_arrays(directory: str | Path, arrays: Mapping[str, np.ndarray | Mapping],
+                 json_files: Mapping[str, object] | None = None) -> None:
+    """Write a folder of `.npy` files (one per name; a nested mapping is a subfolder) atomically.
+
+    ``json_files`` (file name -> data) travel in the same folder, so they are replaced together.
+    """
     with atomic_path(directory, directory=True) as temporary:
         _save_tree(temporary, arrays)
+        for name, data in (json_files or {}).items():
+            (temporary / name).write_text(_json_text(data))
 
 
 def _save_tree(folder: Path, arrays: Mapping[str, np.ndarray | Mapping]) -> None:
@@ -71,7 +86,7 @@ def _save_tree(folder: Path, arrays: Mapping[str, np.ndarray | Mapping]) -> None
             (folder / name).mkdir()
             _save_tree(folder / name, value)
         else:
-            np.save(folder / f"{name}.npy", np.ascontiguousarray(value), allow_pickle=False)
+            np.save(folder / f"{name}.npy", np.asarray(value, order="C"), allow_pickle=False)  # keeps 0-d arrays 0-d
 
 
 def read_array(path: str | Path) -> np.ndarray:
@@ -90,7 +105,11 @@ def read_arrays(directory: str | Path, names: list[str]) -> dict[str, np.ndarray
 
 def write_json(path: str | Path, data: object) -> None:
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        temporary.write_text(_json_text(data))
+
+
+def _json_text(data: object) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def read_json(path: str | Path) -> dict:

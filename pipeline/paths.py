@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.errors import ConfigError
+
 SCHEMA = Path("data/params.schema.json")
 PREPARED = Path("data/prepared")
 CARD = Path("data/card.json")
@@ -14,6 +16,7 @@ STACK_METRICS = Path("metrics/stack.json")
 STACK_HISTORY = Path("plots/stack.csv")
 BASELINE_METRICS = Path("metrics/baseline.json")
 REPORTS = Path("reports")
+CHECKPOINTS = Path(".checkpoints")  # not a DVC output: DVC deletes outputs before it reruns a stage
 
 
 def features(name: str) -> Path:
@@ -39,3 +42,17 @@ def classify_metrics(budget: int, init: str) -> Path:
 
 def classify_history(budget: int, init: str) -> Path:
     return Path("plots/classify") / f"{budget}-{init}.csv"
+
+
+def checkpoint(stage: str) -> Path:
+    """Per-epoch state of a training stage (``pretrain@l1``, ``stack``), kept until the stage finishes."""
+    return CHECKPOINTS / stage
+
+
+def inside_repository(path: str | Path, key: str) -> Path:
+    """A configured path, refused when it leads outside the repository (through ``..`` or a symlink)."""
+    root = Path.cwd().resolve()
+    resolved = (root / path).resolve()
+    if not resolved.is_relative_to(root):
+        raise ConfigError(f"{key}: got '{path}', which leads to {resolved}, outside the repository {root}")
+    return resolved

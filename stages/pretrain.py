@@ -9,7 +9,7 @@ from pipeline.data.split import SUBSETS
 from pipeline.errors import ConfigError
 from pipeline.greedy import pretrain_layer
 from pipeline.report import figures
-from pipeline.training import make_deterministic
+from pipeline.training import Checkpoint, fingerprint, make_deterministic
 from stages._common import run, stage_name
 
 
@@ -21,14 +21,16 @@ def main(argv: list[str]) -> None:
     layer = params.pretrain.layers[name]
     features = io.read_arrays(paths.features(layer.input), list(SUBSETS))
     make_deterministic(params.seed)
-    result = pretrain_layer(name, layer, features)
+    settings = {"seed": params.seed, "layer": name, **layer.model_dump()}
+    checkpoint = Checkpoint(paths.checkpoint(f"pretrain@{name}"), fingerprint(settings, features))
+    result = pretrain_layer(name, layer, features, params.seed, checkpoint)
 
     io.write_arrays(paths.pretrain_model(name), result.weights)
     io.write_arrays(paths.features(name), result.codings)
     io.write_csv(paths.pretrain_history(name), result.history)
     io.write_json(paths.pretrain_metrics(name), result.metrics)
-    with tracking.stage_run(stage_name(f"pretrain@{name}"), params.mlflow.experiment,
-                            {"seed": params.seed, "layer": name, **layer.model_dump()}) as logged:
+    checkpoint.discard()
+    with tracking.stage_run(stage_name(f"pretrain@{name}"), params.mlflow.experiment, settings) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
         logged.log_figure(figures.learning_curves({name: result.history}), f"{name}_learning_curve.png")

@@ -6,7 +6,7 @@ from pipeline.data.split import SUBSETS
 from pipeline.greedy import stack_layers
 from pipeline.models.autoencoders import weight_names
 from pipeline.report import figures
-from pipeline.training import make_deterministic
+from pipeline.training import Checkpoint, fingerprint, make_deterministic
 from stages._common import run, stage_name
 
 
@@ -16,14 +16,19 @@ def main(argv: list[str]) -> None:
     weights = {name: io.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()}
     pixels = io.read_arrays(paths.features(PIXELS), list(SUBSETS))
     make_deterministic(params.seed)
-    result = stack_layers(layers, weights, pixels, params.stack)
+    settings = {"seed": params.seed, **params.stack.model_dump(), "layers": ",".join(layers)}
+    checkpoint = Checkpoint(paths.checkpoint("stack"), fingerprint(
+        {**settings, "pretrain": params.pretrain.model_dump()},
+        {**pixels, **{f"{name}/{key}": array for name, arrays in weights.items() for key, array in arrays.items()}},
+    ))
+    result = stack_layers(layers, weights, pixels, params.stack, params.seed, checkpoint)
 
     io.write_arrays(paths.STACK_MODEL, result.weights)
     io.write_arrays(paths.RECONSTRUCTIONS, result.reconstructions)
     io.write_csv(paths.STACK_HISTORY, result.history)
     io.write_json(paths.STACK_METRICS, result.metrics)
-    with tracking.stage_run(stage_name("stack"), params.mlflow.experiment,
-                            {"seed": params.seed, **params.stack.model_dump(), "layers": ",".join(layers)}) as logged:
+    checkpoint.discard()
+    with tracking.stage_run(stage_name("stack"), params.mlflow.experiment, settings) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
         logged.log_figure(figures.stack_reconstructions(

@@ -40,6 +40,7 @@ def tiny_params(idx_dir: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_idx(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("tiny_idx")
+    # Markup in a parameter value (this folder's name reaches the report through data.idx_dir) must come out escaped.
+    directory = tmp_path_factory.mktemp("tiny_idx") / "idx <b>&amp;"
     write_idx_directory(directory, make_dataset(train_count=600, test_count=200, seed=0))
     return directory

@@ -1,8 +1,12 @@
 import gzip
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from pipeline.config import DataParams
 from pipeline.data.idx import IDX_FILES, decode_idx, encode_idx, load_idx_directory, write_idx_directory
@@ -11,6 +15,7 @@ from pipeline.data.prepare import prepare
 from pipeline.data.split import budget_column, labelled, make_split, subset_images
 from pipeline.data.synthetic import make_dataset
 from pipeline.errors import ConfigError, DataError
+from tests.conftest import ROOT, tiny_params
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 needs_fashion = pytest.mark.skipif(not (FASHION_DIR / IDX_FILES["train_images"]).exists(),
@@ -125,3 +130,85 @@ def test_subset_images_scale_to_unit_interval():
     assert 0 <= images["test"].min() and images["test"].max() <= 1
     first = table[table.subset == "valid"].iloc[0]
     assert np.array_equal(images["valid"][0], arrays["train_images"][first.source_index].reshape(-1) / np.float32(255))
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _flip_middle_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _wrong_magic(path: Path) -> None:
+    payload = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(b"\x08\x08" + payload[2:], mtime=0))
+
+
+def _drop_a_label(path: Path) -> None:
+    labels = decode_idx(gzip.decompress(path.read_bytes()))
+    path.write_bytes(gzip.compress(encode_idx(labels[:-1]), mtime=0))
+
+
+def _empty(directory: Path) -> None:
+    for name in IDX_FILES.values():
+        (directory / name).unlink()
+
+
+# (what is wrong, file it is done to or None for the directory, change, params.data overrides, words of the error)
+BAD_DATA = [
+    ("truncated gzip", "train_images", _truncate, {}, ["train-images-idx3-ubyte.gz: corrupt or truncated gzip"]),
+    ("corrupted gzip", "test_images", _flip_middle_byte, {}, ["t10k-images-idx3-ubyte.gz: corrupt or truncated gzip"]),
+    ("wrong IDX magic", "train_labels", _wrong_magic, {}, ["train-labels-idx1-ubyte.gz: not an IDX file (bad magic number 0808"]),
+    ("counts disagree", "test_labels", _drop_a_label, {}, ["t10k-labels-idx1-ubyte.gz: 199 labels for 200 images"]),
+    ("checksum of a known dataset", None, None, {"name": "fashion_mnist", "class_names": None},
+     ["train-images-idx3-ubyte.gz: decoded content does not match the known fashion_mnist"]),
+    ("empty directory", None, _empty, {}, ["data.idx_dir:", "lacks train-images-idx3-ubyte.gz, train-labels"]),
+    ("missing directory", None, None, {"idx_dir": "/nonexistent/fashion"}, ["data.idx_dir: no directory at /nonexistent/fashion"]),
+]
+
+
+FETCH = [sys.executable, "-m", "stages.fetch"]
+
+
+@pytest.fixture(scope="module")
+def fetched(tmp_path_factory, tiny_idx) -> Path:
+    """A folder with tiny IDX data and a repository in which `fetch` has already succeeded once."""
+    folder = tmp_path_factory.mktemp("fetched")
+    shutil.copytree(tiny_idx, folder / "idx")
+    (folder / "repo").mkdir()
+    (folder / "repo" / "params.yaml").write_text(yaml.safe_dump(tiny_params(folder / "idx")))
+    subprocess.run(FETCH, cwd=folder / "repo", env=_stage_env(folder), check=True, capture_output=True)
+    return folder
+
+
+def _stage_env(folder: Path) -> dict[str, str]:
+    return {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/mlflow.db"}
+
+
+def _files(folder: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize(("what", "target", "change", "data", "words"), BAD_DATA, ids=[case[0] for case in BAD_DATA])
+def test_fetch_stage_refuses_bad_data_in_one_line_and_keeps_the_previous_output(fetched, tmp_path, what, target,
+                                                                               change, data, words):
+    """The real stage, run as DVC runs it: exit 2, one line naming the file, prepared output untouched."""
+    shutil.copytree(fetched, tmp_path, dirs_exist_ok=True)
+    repo, idx_dir = tmp_path / "repo", tmp_path / "idx"
+    before = _files(repo / "data")
+    if change is not None:
+        change(idx_dir / IDX_FILES[target] if target else idx_dir)
+    params = tiny_params(idx_dir)
+    params["data"].update(data)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run(FETCH, cwd=repo, env=_stage_env(tmp_path), capture_output=True, text=True)
+
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: "), errors
+    for word in words:
+        assert word in errors[0], f"{word!r} not in {errors[0]!r}"
+    assert _files(repo / "data") == before, f"{what}: the previous prepared output must stay as it was"

@@ -50,3 +50,33 @@ def test_verdicts_say_plainly_who_wins():
         "With 100 labels the fine-tuned pretrained encoder (0.6000) beats scratch, but not logistic regression.",
         "With 1000 labels the fine-tuned pretrained encoder (0.6500) beats logistic regression, but not scratch.",
     ]
+
+
+def test_nothing_is_deserialized_with_pickle():
+    """Every array goes through io.read_array (allow_pickle=False); no model is loaded in unsafe mode."""
+    import re
+
+    from tests.conftest import ROOT
+
+    unsafe = re.compile(r"allow_pickle\s*=\s*True|import pickle|from pickle|safe_mode\s*=\s*False|joblib|"
+                        r"read_pickle|cloudpickle|\bnp\.load\(|numpy\.load\(")
+    offenders = []
+    for path in [*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "stages").rglob("*.py")]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if unsafe.search(line) and not (path.name == "io.py" and "allow_pickle=False" in line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_a_symlinked_data_folder_cannot_lead_outside_the_repository(tmp_path, monkeypatch):
+    from pipeline.config import DataParams
+    from pipeline.data.prepare import prepare
+    from pipeline.errors import ConfigError
+
+    (tmp_path / "elsewhere").mkdir()
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "data" / "tfds").symlink_to(tmp_path / "elsewhere")
+    monkeypatch.chdir(repo)
+    with pytest.raises(ConfigError, match=r"data.tfds_dir: got 'data/tfds', which leads to .*elsewhere, outside the repository"):
+        prepare(DataParams(source="tfds", tfds_dir="data/tfds"))

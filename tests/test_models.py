@@ -7,7 +7,7 @@ from pipeline.config import LayerParams  # noqa: E402
 from pipeline.greedy import pretrain_layer, stack_layers, train_classifier  # noqa: E402
 from pipeline.config import ClassifyParams, StackParams  # noqa: E402
 from pipeline.models.autoencoders import ShallowAutoencoder, StackedAutoencoder, classifier  # noqa: E402
-from pipeline.training import make_deterministic  # noqa: E402
+from pipeline.training import Checkpoint, fingerprint, make_deterministic  # noqa: E402
 
 LAYERS = {
     "l1": LayerParams(input="pixels", units=12, output_activation="sigmoid", epochs=4, batch_size=16),
@@ -37,10 +37,10 @@ def test_tied_decoder_shares_the_encoder_kernel():
 
 def test_greedy_layers_stack_into_the_same_function(pixels):
     make_deterministic(0)
-    first = pretrain_layer("l1", LAYERS["l1"], pixels)
+    first = pretrain_layer("l1", LAYERS["l1"], pixels, seed=0)
     assert first.history["loss"].iloc[-1] < first.history["loss"].iloc[0], "training must lower the loss"
     assert first.codings["train"].shape == (200, 12)
-    second = pretrain_layer("l2", LAYERS["l2"], first.codings)
+    second = pretrain_layer("l2", LAYERS["l2"], first.codings, seed=0)
     assert second.codings["test"].shape == (40, 6)
 
     stacked = StackedAutoencoder(LAYERS, 64)
@@ -49,7 +49,7 @@ def test_greedy_layers_stack_into_the_same_function(pixels):
     assert np.allclose(stacked.encoder.predict(pixels["test"], verbose=0), second.codings["test"], atol=1e-5)
 
     result = stack_layers(LAYERS, {"l1": first.weights, "l2": second.weights}, pixels,
-                          StackParams(finetune_epochs=3, batch_size=16))
+                          StackParams(finetune_epochs=3, batch_size=16), seed=0)
     assert result.metrics["test_mse_after_finetune"] < result.metrics["test_mse_before_finetune"]
     assert result.reconstructions["after"].shape == (40, 64)
     assert set(result.weights["l2"]) == {"encoder_kernel", "encoder_bias", "decoder_bias"}
@@ -80,7 +80,57 @@ def test_training_is_deterministic(pixels):
     runs = []
     for _ in range(2):
         make_deterministic(7)
-        runs.append(pretrain_layer("l1", LAYERS["l1"], pixels))
+        runs.append(pretrain_layer("l1", LAYERS["l1"], pixels, seed=7))
     for name, array in runs[0].weights.items():
         assert array.tobytes() == runs[1].weights[name].tobytes(), name
     assert runs[0].codings["train"].tobytes() == runs[1].codings["train"].tobytes()
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    """What Ctrl-C does to a fit: KeyboardInterrupt at an epoch's end, before its checkpoint is written."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("layer", ["l1", "l2"])
+def test_interrupted_training_resumes_to_the_same_bytes(pixels, tmp_path, layer):
+    params = LAYERS[layer].model_copy(update={"input": "pixels"})
+    settings = {"seed": 3, **params.model_dump()}
+
+    def train(directory, callbacks=()):
+        make_deterministic(3)
+        checkpoint = Checkpoint(tmp_path / directory, fingerprint(settings, pixels))
+        model = ShallowAutoencoder(layer, params, 64)
+        from pipeline.training import fit_resumable
+        history = fit_resumable(model.autoencoder, pixels["train"], pixels["train"], epochs=params.epochs,
+                                batch_size=params.batch_size, learning_rate=params.learning_rate, loss="mse",
+                                seed=3, checkpoint=checkpoint, validation_data=(pixels["valid"], pixels["valid"]),
+                                callbacks=list(callbacks))
+        return model.weights(), history
+
+    whole_weights, whole_history = train("whole")
+    with pytest.raises(KeyboardInterrupt):
+        train("interrupted", [StopAfterEpoch(3)])
+    state = (tmp_path / "interrupted" / Checkpoint.STATE).read_text()
+    assert '"epoch": 2' in state, "the checkpoint holds the last finished epoch"
+    resumed_weights, resumed_history = train("interrupted")
+    for name, array in whole_weights.items():
+        assert array.tobytes() == resumed_weights[name].tobytes(), name
+    assert whole_history.to_csv() == resumed_history.to_csv()
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(pixels, tmp_path, capsys):
+    make_deterministic(3)
+    model = ShallowAutoencoder("l1", LAYERS["l1"], 64)
+    model.autoencoder.compile(optimizer="adam", loss="mse")
+    model.autoencoder.optimizer.build(model.autoencoder.trainable_variables)
+    Checkpoint(tmp_path / "c", "one").save(model.autoencoder, 2, [{"epoch": 1}, {"epoch": 2}])
+    assert Checkpoint(tmp_path / "c", "one").restore(model.autoencoder)[0] == 2
+    assert Checkpoint(tmp_path / "c", "other").restore(model.autoencoder) == (0, [])
+    assert "starting afresh" in capsys.readouterr().err

@@ -6,8 +6,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,10 +21,14 @@ BIN = Path(sys.executable).parent
 PROJECT_FILES = ["pipeline", "stages", "dvc.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
 
 
-def sh(repo: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+def clean_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_TRACKING", "DVC_"))}
     env.update(PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}", DVC_NO_ANALYTICS="1", MLFLOW_DISABLE_TELEMETRY="true")
-    result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    return env
+
+
+def sh(repo: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=repo, env=clean_env(), capture_output=True, text=True)
     if check and result.returncode:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
@@ -61,6 +67,7 @@ def repo(tmp_path_factory, tiny_idx) -> Path:
     sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny project")
     first = dvc(repo, "repro")
     repo.joinpath("first_run.log").write_text(first.stdout)
+    repo.joinpath("first_run_hashes.json").write_text(json.dumps(lock_hashes(repo)))
     return repo
 
 
@@ -83,7 +90,9 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     html = (repo / "reports/index.html").read_text()
     assert "data:image/png;base64," in html and "<img src=\"figures/" not in html, "the page must be self-contained"
     assert "class &lt;0&gt;" in html and "class <0>" not in html, "class names from data are escaped"
+    assert "idx &lt;b&gt;&amp;amp;" in html and "<b>" not in html, "params values are escaped"
     markdown = (repo / "reports/report.md").read_text()
+    assert "idx &lt;b&gt;&amp;amp;" in markdown and "<b>" not in markdown
     assert "Test accuracy against the number of labels" in markdown and "| 50 |" in markdown
     assert sorted(p.name for p in (repo / "reports/figures").iterdir()) == [
         "accuracy_vs_labels.png", "learning_curves.png", "reconstructions.png"]
@@ -183,3 +192,45 @@ def test_dvc_exp_run_with_a_set_param_shows_up_in_exp_show(repo):
     revision = named[0]["data"]
     assert revision["params"]["params.yaml"]["data"]["classify"]["epochs"] == 10
     assert "metrics/classify/20-finetune.json" in revision["metrics"]
+
+
+def interrupt_when(repo: Path, checkpoint: str, signal_number: int, log: Path) -> None:
+    """Start `dvc repro` as a terminal would (own process group); once ``checkpoint`` holds a finished
+    epoch, freeze the whole group, then deliver ``signal_number`` to every process in it (dvc and the stage)."""
+    state = repo / ".checkpoints" / checkpoint / "state.json"
+    with log.open("w") as output:
+        process = subprocess.Popen([str(BIN / "dvc"), "repro"], cwd=repo, env=clean_env(), stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 300
+        while not state.exists():
+            assert process.poll() is None, f"dvc repro ended before {checkpoint} checkpointed:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no checkpoint for {checkpoint}"
+            time.sleep(0.005)
+        os.killpg(process.pid, signal.SIGSTOP)
+        assert state.exists(), "caught between epochs, before the stage finished"
+        os.killpg(process.pid, signal_number)
+        os.killpg(process.pid, signal.SIGCONT)
+        assert process.wait(timeout=120) != 0
+
+
+def test_killed_and_interrupted_stages_resume_to_the_same_bytes_in_a_fresh_clone(repo, tmp_path):
+    """SIGKILL during pretrain@l1, Ctrl-C during the stack's fine-tuning, then `dvc repro` again: a fresh clone
+    ends with every output hash of the uninterrupted first run."""
+    clone = tmp_path / "clone"
+    sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+
+    interrupt_when(clone, "pretrain@l1", signal.SIGKILL, tmp_path / "killed.log")
+    status = dvc(clone, "status").stdout
+    assert "pretrain@l1" in status and not (clone / "metrics/pretrain/l1.json").exists()
+
+    interrupt_when(clone, "stack", signal.SIGINT, tmp_path / "ctrl_c.log")
+    second = (tmp_path / "ctrl_c.log").read_text()
+    assert ".checkpoints/pretrain@l1: resuming after epoch" in second
+    assert "stack" in dvc(clone, "status").stdout and not (clone / "metrics/stack.json").exists()
+
+    last = dvc(clone, "repro")
+    assert ".checkpoints/stack: resuming after epoch" in last.stdout + last.stderr
+    assert lock_hashes(clone) == json.loads((repo / "first_run_hashes.json").read_text())
+    assert not list((clone / ".checkpoints").iterdir()), "finished stages drop their checkpoints"
+    leftovers = [path for path in clone.rglob(".*.tmp")] + [path for path in clone.rglob(".*.old")]
+    assert not leftovers

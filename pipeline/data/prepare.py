@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 
+from pipeline import paths
 from pipeline.config import DataParams
 from pipeline.data.idx import IDX_FILES, load_idx_directory
 from pipeline.data.known import KNOWN_DATASETS
@@ -80,7 +81,8 @@ def load_source(params: DataParams) -> tuple[dict[str, np.ndarray], list[str], d
         return arrays, class_names_for(params, None), origin, f"IDX files in {params.idx_dir}"
     from pipeline.data.tfds_source import load_tfds
 
-    arrays, names = load_tfds(params.name, params.tfds_dir, params.tfds_download)
+    data_dir = paths.inside_repository(params.tfds_dir, "data.tfds_dir")
+    arrays, names = load_tfds(params.name, data_dir, params.tfds_download)
     origin = {key: f"tfds:{params.name}[{key.split('_')[0]}]" for key in ARRAY_NAMES}
     return arrays, class_names_for(params, names), origin, f"tensorflow-datasets '{params.name}' in {params.tfds_dir}"
 
