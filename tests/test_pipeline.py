@@ -234,3 +234,18 @@ def test_killed_and_interrupted_stages_resume_to_the_same_bytes_in_a_fresh_clone
     assert not list((clone / ".checkpoints").iterdir()), "finished stages drop their checkpoints"
     leftovers = [path for path in clone.rglob(".*.tmp")] + [path for path in clone.rglob(".*.old")]
     assert not leftovers
+
+
+@pytest.mark.parametrize(("override", "error"), [
+    ("pretrain.layers.l1.units=0", "error: params.yaml: pretrain.layers.l1.units: got 0, must be greater than 0"),
+    ("+stack.finetune_epoch=3", "error: params.yaml: stack.finetune_epoch: unknown key, allowed here: "
+                               "finetune_epochs, batch_size, learning_rate (check the spelling)"),
+])
+def test_dvc_exp_run_set_params_are_validated_first(repo, override, error):
+    before, params = lock_hashes(repo), (repo / "params.yaml").read_text()
+    result = dvc(repo, "exp", "run", "-S", override, check=False)
+    (repo / "params.yaml").write_text(params)  # DVC leaves a failed experiment's -S values in the workspace
+    assert result.returncode != 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("error: params")] == [error]
+    assert stages_run(result.stdout) == {"validate"}
+    assert lock_hashes(repo) == before
