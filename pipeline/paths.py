@@ -16,6 +16,7 @@ STACK_METRICS = Path("metrics/stack.json")
 STACK_HISTORY = Path("plots/stack.csv")
 BASELINE_METRICS = Path("metrics/baseline.json")
 REPORTS = Path("reports")
+METRICS = Path("metrics")
 CHECKPOINTS = Path(".checkpoints")  # not a DVC output: DVC deletes outputs before it reruns a stage
 
 

@@ -22,7 +22,8 @@ def main(argv: list[str]) -> None:
         accuracy[str(budget)] = float(model.score(pixels["test"], test_labels))
     io.write_json(paths.BASELINE_METRICS, {"test_accuracy": accuracy})
     with tracking.stage_run(stage_name("baseline"), params.mlflow.experiment,
-                            {"seed": params.seed, **params.baseline.model_dump()}) as logged:
+                            {"seed": params.seed, **params.baseline.model_dump()},
+                            inputs=[paths.SPLIT_TABLE, paths.features(PIXELS)]) as logged:
         logged.log_metrics({f"test_accuracy_{budget}": value for budget, value in accuracy.items()})
 
 

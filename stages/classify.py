@@ -40,7 +40,8 @@ def main(argv: list[str]) -> None:
     io.write_csv(paths.classify_history(budget, init), result.history)
     io.write_json(paths.classify_metrics(budget, init), result.metrics)
     with tracking.stage_run(stage_name(f"classify@{budget}-{init}"), params.mlflow.experiment,
-                            {"seed": params.seed, "budget": budget, "init": init, **params.classify.model_dump()}) as logged:
+                            {"seed": params.seed, "budget": budget, "init": init, **params.classify.model_dump()},
+                            inputs=[paths.STACK_MODEL, paths.SPLIT_TABLE, paths.features(PIXELS)]) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
         logged.log_figure(figures.learning_curves({f"{budget} labels, {init}": result.history},

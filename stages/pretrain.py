@@ -30,7 +30,8 @@ def main(argv: list[str]) -> None:
     io.write_csv(paths.pretrain_history(name), result.history)
     io.write_json(paths.pretrain_metrics(name), result.metrics)
     checkpoint.discard()
-    with tracking.stage_run(stage_name(f"pretrain@{name}"), params.mlflow.experiment, settings) as logged:
+    with tracking.stage_run(stage_name(f"pretrain@{name}"), params.mlflow.experiment, settings,
+                            inputs=[paths.features(layer.input)]) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
         logged.log_figure(figures.learning_curves({name: result.history}), f"{name}_learning_curve.png")

@@ -50,7 +50,8 @@ def main(argv: list[str]) -> None:
     io.write_csv(paths.REPORTS / "metrics.csv", report.metrics)
     io.write_text(paths.REPORTS / "report.md", report_md)
     io.write_text(paths.REPORTS / "index.html", index_html)
-    with tracking.stage_run(stage_name("report"), params.mlflow.experiment, {"seed": params.seed}) as logged:
+    with tracking.stage_run(stage_name("report"), params.mlflow.experiment, {"seed": params.seed},
+                            inputs=[paths.METRICS, paths.CARD]) as logged:
         logged.log_metrics({f"test_accuracy_{budget}_{method}": value
                             for budget, row in accuracy.iterrows() for method, value in row.items()})
         logged.log_artifact(paths.REPORTS / "index.html")

@@ -19,7 +19,8 @@ def main(argv: list[str]) -> None:
     io.write_csv(paths.SPLIT_TABLE, table)
     counts = table["subset"].value_counts()
     with tracking.stage_run(stage_name("split"), params.mlflow.experiment,
-                            {"seed": params.seed, "split": params.split.model_dump()}) as logged:
+                            {"seed": params.seed, "split": params.split.model_dump()},
+                            inputs=[paths.PREPARED, paths.CARD]) as logged:
         logged.log_metrics({
             **{f"{subset}_images": int(counts.get(subset, 0)) for subset in ("train", "valid", "test")},
             **{f"labelled_{budget}": int(table[budget_column(budget)].sum()) for budget in params.split.budgets},

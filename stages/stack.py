@@ -28,7 +28,8 @@ def main(argv: list[str]) -> None:
     io.write_csv(paths.STACK_HISTORY, result.history)
     io.write_json(paths.STACK_METRICS, result.metrics)
     checkpoint.discard()
-    with tracking.stage_run(stage_name("stack"), params.mlflow.experiment, settings) as logged:
+    with tracking.stage_run(stage_name("stack"), params.mlflow.experiment, settings,
+                            inputs=[paths.pretrain_model(name) for name in layers] + [paths.features(PIXELS)]) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
         logged.log_figure(figures.stack_reconstructions(

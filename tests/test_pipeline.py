@@ -27,8 +27,8 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def sh(repo: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=repo, env=clean_env(), capture_output=True, text=True)
+def sh(repo: Path, *command: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=repo, env={**clean_env(), **(env or {})}, capture_output=True, text=True)
     if check and result.returncode:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
@@ -106,23 +106,56 @@ def test_dvc_sees_metrics_and_plots(repo):
     assert "Test accuracy against labels" in (repo / "dvc_plots/index.html").read_text()
 
 
-def test_every_stage_logged_one_mlflow_run(repo):
+def test_every_stage_logged_one_mlflow_run_grouped_under_its_dvc_repro(repo):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("layerwise")
     runs = client.search_runs([experiment.experiment_id], max_results=100)
-    names = sorted(run.info.run_name for run in runs)
+    stages = [run for run in runs if "dvc.stage" in run.data.tags]
+    names = sorted(run.info.run_name for run in stages)
     assert len(names) == len(set(names)) == 12  # every stage, once
-    by_name = {run.info.run_name: run for run in runs}
+    parents = {run.data.tags["mlflow.parentRunId"] for run in stages}
+    assert len(parents) == 1, "one dvc repro, one group"
+    parent = client.get_run(parents.pop())
+    assert parent.info.run_name.startswith("dvc repro ") and "dvc.stage" not in parent.data.tags
+
+    by_name = {run.info.run_name: run for run in stages}
     l1 = by_name["pretrain@l1"]
     assert l1.data.params["units"] == "32" and l1.data.tags["dvc.stage"] == "pretrain@l1"
+    commit = sh(repo, "git", "rev-parse", "HEAD").stdout.strip()
+    assert l1.data.tags["git.commit"] == commit
+    assert l1.data.tags["input.data/features/pixels"].startswith("sha256:")
+    assert by_name["pretrain@l2"].data.tags["input.data/features/l1"].startswith("sha256:")
+    assert all(run.data.tags[f"version.{package}"] for package in ("tensorflow", "keras", "dvc", "mlflow") for run in stages)
     history = client.get_metric_history(l1.info.run_id, "val_loss")
     assert [point.step for point in history] == [1, 2, 3]
     assert "test_mse" in l1.data.metrics
     artifacts = [a.path for a in client.list_artifacts(l1.info.run_id, "figures")]
     assert artifacts == ["figures/l1_learning_curve.png"]
     assert (repo / "mlartifacts").is_dir(), "artifacts live at the repository root"
+    assert not list((repo / ".mlflow-pending").iterdir()), "nothing waits to be logged"
+
+
+def test_unreachable_tracking_server_loses_nothing(repo):
+    from mlflow.tracking import MlflowClient
+
+    metrics = (repo / "metrics/baseline.json").read_bytes()
+    result = sh(repo, str(BIN / "dvc"), "repro", "--force", "--single-item", "baseline",
+                env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"})
+    assert stages_run(result.stdout) == {"baseline"}
+    assert (repo / "metrics/baseline.json").read_bytes() == metrics, "the stage finished and wrote its outputs"
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: MLflow")]
+    assert len(warnings) == 1 and "python -m pipeline relog" in warnings[0]
+
+    store = f"sqlite:///{repo / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("layerwise").experiment_id
+    count = lambda: len(client.search_runs([experiment], "tags.`dvc.stage` = 'baseline'"))  # noqa: E731
+    before = count()
+    relogged = sh(repo, str(BIN / "python"), "-m", "pipeline", "relog")
+    assert "sent 1 of 1 waiting runs" in relogged.stdout
+    assert count() == before + 1
 
 
 def test_second_repro_runs_nothing(repo):
@@ -192,6 +225,17 @@ def test_dvc_exp_run_with_a_set_param_shows_up_in_exp_show(repo):
     revision = named[0]["data"]
     assert revision["params"]["params.yaml"]["data"]["classify"]["epochs"] == 10
     assert "metrics/classify/20-finetune.json" in revision["metrics"]
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("layerwise").experiment_id
+    tagged = client.search_runs([experiment], "tags.`dvc.experiment` = 'fewer-epochs'", max_results=100)
+    stage_runs = [run for run in tagged if "dvc.stage" in run.data.tags]
+    assert {run.info.run_name for run in stage_runs} == ran
+    parent = client.get_run(stage_runs[0].data.tags["mlflow.parentRunId"])
+    assert parent.info.run_name == "dvc exp run fewer-epochs"
+    assert {run.data.tags["mlflow.parentRunId"] for run in stage_runs} == {parent.info.run_id}
 
 
 def interrupt_when(repo: Path, checkpoint: str, signal_number: int, log: Path) -> None:
