@@ -6,11 +6,7 @@
 #   4. `dvc repro -f` and whether every output hash in dvc.lock is unchanged
 # Usage: benchmarks/pipeline_timings.sh [WORKDIR]   (default: a new temporary folder)
 set -euo pipefail
-source_repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
-work=${1:-$(mktemp -d)}
-clone="$work/layerwise"
-git clone -q "$source_repo" "$clone"
-cd "$clone"
+source "$(dirname "$0")/fresh_clone.sh" "${1:-}"
 log="$work/timings.log"
 : > "$log"
 

@@ -5,11 +5,7 @@
 # memory of the whole process tree (dvc and the stage it runs, summed).
 # Usage: benchmarks/reproducibility.sh [WORKDIR]   (default: a new temporary folder)
 set -euo pipefail
-source_repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
-work=${1:-$(mktemp -d)}
-clone="$work/layerwise"
-git clone -q "$source_repo" "$clone"
-cd "$clone"
+source "$(dirname "$0")/fresh_clone.sh" "${1:-}"
 make setup data > "$work/setup.log" 2>&1
 export PATH="$clone/.venv/bin:$PATH" DVC_NO_ANALYTICS=1 MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true PYTHONHASHSEED=0
 
