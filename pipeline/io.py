@@ -8,7 +8,9 @@ timestamps, unlike `.npz`) and are read back with ``allow_pickle=False``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -50,8 +52,12 @@ def atomic_path(target: str | Path, directory: bool = False) -> Iterator[Path]:
 def remove_leftovers(target: Path) -> None:
     """Delete what a killed writer of ``target`` left behind (SIGKILL skips every ``finally``)."""
     for leftover in target.parent.glob(f".{glob.escape(target.name)}.*"):
-        if leftover.name.endswith((".tmp", ".old")):
-            shutil.rmtree(leftover) if leftover.is_dir() and not leftover.is_symlink() else leftover.unlink()
+        if not leftover.name.endswith((".tmp", ".old")):
+            continue
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
 
 
 def _replace_directory(source: Path, target: Path) -> None:
@@ -135,3 +141,32 @@ def write_bytes_tree(directory: str | Path, files: Mapping[str, bytes]) -> None:
     with atomic_path(directory, directory=True) as temporary:
         for name, data in files.items():
             (temporary / name).write_bytes(data)
+
+
+def content_hash(path: str | Path) -> str:
+    """SHA-256 of a file, or of a folder's relative paths and file hashes in sorted order.
+
+    Files are hashed once per process and state (size, mtime), so a stage that fingerprints its inputs
+    for a checkpoint and again for its MLflow tags reads them once.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return _file_hash(path.resolve(), *_state(path))
+    digest = hashlib.sha256()
+    for item in sorted(item for item in path.rglob("*") if item.is_file()):
+        digest.update(f"{item.relative_to(path).as_posix()}\0{_file_hash(item.resolve(), *_state(item))}\0".encode())
+    return digest.hexdigest()
+
+
+def _state(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_hash(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -16,7 +16,6 @@ Each run is tagged with its provenance and nested under one parent run per ``dvc
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+
+from pipeline import io
 
 # Set before MLflow is imported anywhere: no telemetry leaves this machine, and an unreachable
 # server fails in seconds rather than after MLflow's default minutes of retries.
@@ -81,19 +82,6 @@ def flatten(params: Mapping, prefix: str = "") -> dict[str, object]:
 
 # --- provenance -------------------------------------------------------------------------------------
 
-def content_hash(path: str | Path) -> str:
-    """SHA-256 of a file, or of a folder's relative paths and file contents in sorted order."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    files = sorted(item for item in path.rglob("*") if item.is_file()) if path.is_dir() else [path]
-    for item in files:
-        digest.update(str(item.relative_to(path) if path.is_dir() else item.name).encode() + b"\0")
-        with item.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def git_commit(folder: Path) -> str:
     try:
         result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
@@ -129,7 +117,7 @@ def provenance(stage: str, inputs: Iterable[str | Path]) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             tags[f"version.{package}"] = "not installed"
     for path in inputs:
-        tags[f"input.{Path(path).as_posix()}"] = f"sha256:{content_hash(path)}"
+        tags[f"input.{Path(path).as_posix()}"] = f"sha256:{io.content_hash(path)}"
     return tags
 
 

@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,19 +47,15 @@ def fit(model, x, y, *, epochs: int, batch_size: int, learning_rate: float, loss
     return table
 
 
-def fingerprint(settings: Mapping, arrays: Mapping[str, np.ndarray]) -> str:
-    """What a checkpoint must match to be resumed: the settings, the input bytes and the library versions."""
+def fingerprint(settings: Mapping, inputs: Iterable[str | Path]) -> str:
+    """What a checkpoint must match to be resumed: the settings, the input files' contents and the library versions."""
     import keras
     import tensorflow as tf
 
-    digest = hashlib.sha256(json.dumps(
-        {"settings": settings, "tensorflow": tf.__version__, "keras": keras.__version__}, sort_keys=True, default=str,
-    ).encode())
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}{array.dtype}{array.shape}".encode())
-        digest.update(array.data)
-    return digest.hexdigest()
+    return hashlib.sha256(json.dumps({
+        "settings": settings, "tensorflow": tf.__version__, "keras": keras.__version__,
+        "inputs": {Path(path).as_posix(): io.content_hash(path) for path in inputs},
+    }, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass

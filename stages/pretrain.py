@@ -19,10 +19,11 @@ def main(argv: list[str]) -> None:
         raise ConfigError(f"pretrain: got layer {argv}, must be one of {params.layer_names} (pretrain.layers)")
     name = argv[0]
     layer = params.pretrain.layers[name]
-    features = io.read_arrays(paths.features(layer.input), list(SUBSETS))
+    inputs = [paths.features(layer.input)]
+    features = io.read_arrays(inputs[0], list(SUBSETS))
     make_deterministic(params.seed)
     settings = {"seed": params.seed, "layer": name, **layer.model_dump()}
-    checkpoint = Checkpoint(paths.checkpoint(f"pretrain@{name}"), fingerprint(settings, features))
+    checkpoint = Checkpoint(paths.checkpoint(f"pretrain@{name}"), fingerprint(settings, inputs))
     result = pretrain_layer(name, layer, features, params.seed, checkpoint)
 
     io.write_arrays(paths.pretrain_model(name), result.weights)
@@ -30,8 +31,7 @@ def main(argv: list[str]) -> None:
     io.write_csv(paths.pretrain_history(name), result.history)
     io.write_json(paths.pretrain_metrics(name), result.metrics)
     checkpoint.discard()
-    with tracking.stage_run(stage_name(f"pretrain@{name}"), params.mlflow.experiment, settings,
-                            inputs=[paths.features(layer.input)]) as logged:
+    with tracking.stage_run(stage_name(f"pretrain@{name}"), params.mlflow.experiment, settings, inputs=inputs) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
         logged.log_figure(figures.learning_curves({name: result.history}), f"{name}_learning_curve.png")

@@ -17,10 +17,8 @@ def main(argv: list[str]) -> None:
     pixels = io.read_arrays(paths.features(PIXELS), list(SUBSETS))
     make_deterministic(params.seed)
     settings = {"seed": params.seed, **params.stack.model_dump(), "layers": ",".join(layers)}
-    checkpoint = Checkpoint(paths.checkpoint("stack"), fingerprint(
-        {**settings, "pretrain": params.pretrain.model_dump()},
-        {**pixels, **{f"{name}/{key}": array for name, arrays in weights.items() for key, array in arrays.items()}},
-    ))
+    inputs = [*(paths.pretrain_model(name) for name in layers), paths.features(PIXELS)]
+    checkpoint = Checkpoint(paths.checkpoint("stack"), fingerprint({**settings, "pretrain": params.pretrain.model_dump()}, inputs))
     result = stack_layers(layers, weights, pixels, params.stack, params.seed, checkpoint)
 
     io.write_arrays(paths.STACK_MODEL, result.weights)
@@ -28,8 +26,7 @@ def main(argv: list[str]) -> None:
     io.write_csv(paths.STACK_HISTORY, result.history)
     io.write_json(paths.STACK_METRICS, result.metrics)
     checkpoint.discard()
-    with tracking.stage_run(stage_name("stack"), params.mlflow.experiment, settings,
-                            inputs=[paths.pretrain_model(name) for name in layers] + [paths.features(PIXELS)]) as logged:
+    with tracking.stage_run(stage_name("stack"), params.mlflow.experiment, settings, inputs=inputs) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
         logged.log_figure(figures.stack_reconstructions(

@@ -103,9 +103,13 @@ def test_interrupted_training_resumes_to_the_same_bytes(pixels, tmp_path, layer)
     params = LAYERS[layer].model_copy(update={"input": "pixels"})
     settings = {"seed": 3, **params.model_dump()}
 
+    from pipeline import io
+
+    io.write_arrays(tmp_path / "inputs", pixels)
+
     def train(directory, callbacks=()):
         make_deterministic(3)
-        checkpoint = Checkpoint(tmp_path / directory, fingerprint(settings, pixels))
+        checkpoint = Checkpoint(tmp_path / directory, fingerprint(settings, [tmp_path / "inputs"]))
         model = ShallowAutoencoder(layer, params, 64)
         from pipeline.training import fit_resumable
         history = fit_resumable(model.autoencoder, pixels["train"], pixels["train"], epochs=params.epochs,
