@@ -1,11 +1,13 @@
-"""Commands around the pipeline that are not DVC stages: `python -m pipeline relog`."""
+"""Commands around the pipeline that are not DVC stages: `python -m pipeline relog | compare | publish`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pipeline import tracking
+from pipeline.errors import UserError
 
 
 def relog(arguments: argparse.Namespace) -> int:
@@ -18,14 +20,43 @@ def relog(arguments: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def compare(arguments: argparse.Namespace) -> int:
+    from pipeline.compare import compare as build, write
+
+    written = write(build(arguments.revisions), arguments.output)
+    print("wrote " + ", ".join(str(path) for path in written))
+    return 0
+
+
+def publish(arguments: argparse.Namespace) -> int:
+    from pipeline.publish import publish as build
+
+    pages = build(arguments.output)
+    print(f"published {', '.join(pages)} in {arguments.output}/ (serve it: python -m http.server -d {arguments.output})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     resend = commands.add_parser("relog", help="send the runs that waited in .mlflow-pending/ to MLflow")
     resend.add_argument("--tracking-uri", help="where to send them (default: MLFLOW_TRACKING_URI or the repository's mlflow.db)")
     resend.set_defaults(handler=relog)
+    side_by_side = commands.add_parser("compare", help="params, metrics and figures of git revisions or DVC experiments, side by side")
+    side_by_side.add_argument("revisions", nargs="+", metavar="REV_OR_EXP",
+                              help="git revisions (HEAD, main, a commit), DVC experiment names, or 'workspace'")
+    side_by_side.add_argument("-o", "--output", type=Path, default=Path("reports/compare"),
+                              help="folder for index.html and compare.md (default: reports/compare)")
+    side_by_side.set_defaults(handler=compare)
+    site = commands.add_parser("publish", help="a static site: the report, the comparison pages and DVC's plots")
+    site.add_argument("-o", "--output", type=Path, default=Path("public"), help="the folder to write (default: public)")
+    site.set_defaults(handler=publish)
     arguments = parser.parse_args(argv)
-    return arguments.handler(arguments)
+    try:
+        return arguments.handler(arguments)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

@@ -211,10 +211,14 @@ def check_reachable(uri: str) -> None:
 
 def send(folder: Path, uri: str | None = None) -> str:
     """Log one pending run to MLflow (nested under its invocation's parent run) and delete the folder."""
+    from filelock import FileLock
+
     uri = uri or tracking_uri()
     check_reachable(uri)
     try:
-        run_id = _log(folder, uri)
+        # One sender at a time per repository: parallel experiments (`dvc queue start -j 2`) share one SQLite file.
+        with FileLock(pending_root() / ".send.lock", timeout=300):
+            run_id = _log(folder, uri)
     except Exception as error:  # noqa: BLE001 - any failure of the store leaves the run waiting, never the stage failing
         raise TrackingUnavailable(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
     shutil.rmtree(folder)
@@ -222,7 +226,7 @@ def send(folder: Path, uri: str | None = None) -> str:
 
 
 def _log(folder: Path, uri: str) -> str:
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
     record = json.loads((folder / RECORD).read_text())

@@ -80,3 +80,28 @@ def test_a_symlinked_data_folder_cannot_lead_outside_the_repository(tmp_path, mo
     monkeypatch.chdir(repo)
     with pytest.raises(ConfigError, match=r"data.tfds_dir: got 'data/tfds', which leads to .*elsewhere, outside the repository"):
         prepare(DataParams(source="tfds", tfds_dir="data/tfds"))
+
+
+def test_comparison_tables_show_what_differs_and_the_change():
+    from pipeline.compare import Revision, differing_params, metrics_side_by_side
+    from pipeline.report.render import environment
+
+    metrics = lambda values: pd.DataFrame({"stage": ["stack", "stack"], "metric": ["mse", "old"], "value": values})  # noqa: E731
+    first = Revision("main", "a" * 40, {"seed": 42, "stack.epochs": 5}, metrics([0.5, 1.0]))
+    second = Revision("<b>exp</b>", "b" * 40, {"seed": 42, "stack.epochs": 7, "new": True},
+                      metrics([0.25, 1.0]).iloc[:1])
+    params = differing_params([first, second])
+    assert params.to_dict(orient="index") == {"new": {"main": "(absent)", "<b>exp</b>": True},
+                                              "stack.epochs": {"main": 5, "<b>exp</b>": 7}}
+    table = metrics_side_by_side([first, second])
+    assert table.iloc[0].tolist() == ["stack", "mse", 0.5, 0.25, -0.25]
+    assert table.iloc[1, 3] != table.iloc[1, 3], "a metric missing on one side is NaN, not zero"
+
+    from pipeline.compare import FIGURES, Comparison
+
+    comparison = Comparison([first, second], params, table)
+    markdown = environment().get_template("compare.md.j2").render(comparison=comparison, figures=FIGURES)
+    page = environment().get_template("compare.html.j2").render(comparison=comparison, figures=FIGURES)
+    assert "| stack | mse | 0.50000 | 0.25000 | -0.25000 |" in markdown
+    assert "| stack | old | 1.00000 | - | - |" in markdown
+    assert "<b>" not in markdown and "<b>" not in page and "&lt;b&gt;exp&lt;/b&gt;" in page

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,19 +11,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import requests  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from pipeline import tracking  # noqa: E402
 from pipeline.__main__ import main as pipeline_main  # noqa: E402
+from tests.conftest import free_port, mlflow_server  # noqa: E402
 
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -90,27 +80,8 @@ def test_unreachable_server_keeps_the_run_warns_in_one_line_and_relog_sends_it_l
 
 
 def test_a_real_mlflow_server_on_localhost_receives_the_run(repo, monkeypatch):
-    port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{repo / 'server.db'}", "--artifacts-destination", str(repo / "served")],
-        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{uri}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
-            time.sleep(0.5)
+    with mlflow_server(repo) as uri:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         log_one_stage()
         assert tracking.pending_runs() == []
         check_logged(MlflowClient(tracking_uri=uri))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

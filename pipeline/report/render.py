@@ -117,17 +117,24 @@ def markdown_escape(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=False))
 
 
-def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
+def environment() -> jinja2.Environment:
+    templates = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
-    environment.filters["md"] = markdown_escape
-    environment.filters["num"] = lambda value, digits=4: f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-    return environment
+    templates.filters["md"] = markdown_escape
+    templates.filters["num"] = _number
+    return templates
+
+
+def _number(value, digits: int = 4, signed: bool = False) -> str:
+    """Floats to fixed digits; a metric missing from one side of a comparison (NaN) shows as a dash."""
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:{'+' if signed else ''}.{digits}f}"
+    return str(value)
 
 
 def render(report: Report) -> tuple[str, str]:
-    environment = _environment()
-    return (environment.get_template("index.html.j2").render(report=report),
-            environment.get_template("report.md.j2").render(report=report))
+    templates = environment()
+    return (templates.get_template("index.html.j2").render(report=report),
+            templates.get_template("report.md.j2").render(report=report))
