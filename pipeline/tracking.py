@@ -161,16 +161,11 @@ def stage_run(stage: str, experiment: str, params: Mapping, inputs: Iterable[str
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     folder = root / f"{stamp}-{stage.replace('/', '_').replace(':', '_')}-{os.getpid()}"
-    building = folder.with_name(f".{folder.name}.tmp")
-    building.mkdir()
-    try:
+    with io.atomic_path(folder, directory=True) as building:  # a killed stage leaves no half run to send
         run = StageRun(building)
         yield run
         record.update(metrics=run.metrics, end_ms=int(time.time() * 1000))
         (building / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
-        os.replace(building, folder)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
     try:
         send(folder)
     except TrackingUnavailable as error:
@@ -192,7 +187,9 @@ def _warn_once(record: dict, error: TrackingUnavailable) -> None:
 
 def pending_runs() -> list[Path]:
     root = pending_root()
-    return sorted(path for path in root.iterdir() if (path / RECORD).is_file()) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return sorted(path for path in root.iterdir() if not path.name.startswith(".") and (path / RECORD).is_file())
 
 
 def check_reachable(uri: str) -> None:
