@@ -16,7 +16,7 @@ import yaml
 
 from pipeline import io, paths
 from pipeline.errors import UserError
-from pipeline.report.render import Figure, environment
+from pipeline.report.render import CHAPTER_TITLES, Figure, environment
 from pipeline.tracking import flatten
 
 WORKSPACE = "workspace"
@@ -24,6 +24,7 @@ FIGURES = {  # report figure file -> title
     "reconstructions": "Reconstructions",
     "learning_curves": "Learning curves",
     "accuracy_vs_labels": "Accuracy against labels",
+    **{f"chapter_{name}": title for name, title in CHAPTER_TITLES.items()},
 }
 
 

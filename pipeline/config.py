@@ -26,6 +26,8 @@ LearningRate = Annotated[float, Field(gt=0, le=10)]
 Activation = Literal["selu", "elu", "relu", "tanh", "sigmoid", "linear"]
 LayerName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")]
 RelativePath = Annotated[str, Field(min_length=1)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+Units = Annotated[list[PositiveInt], Field(min_length=1, max_length=8)]
 
 
 class Strict(BaseModel):
@@ -66,9 +68,21 @@ class LayerParams(Strict):
     activation: Activation = "selu"
     output_activation: Activation = "linear"
     tied: bool = False
+    noise: Literal["none", "gaussian", "dropout"] = "none"
+    noise_level: Fraction = 0.2
+    sparsity: Literal["none", "kl", "l1"] = "none"
+    sparsity_target: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    sparsity_weight: Annotated[float, Field(ge=0, le=100)] = 0.05
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 128
     learning_rate: LearningRate = 1e-3
+
+    @model_validator(mode="after")
+    def _sparse_codings_are_rates(self) -> LayerParams:
+        if self.sparsity == "kl" and self.activation != "sigmoid":
+            raise ValueError(f"sparsity: 'kl' compares mean activations with a target rate, so it needs "
+                             f"activation 'sigmoid', got '{self.activation}'")
+        return self
 
 
 class PretrainParams(Strict):
@@ -117,6 +131,81 @@ class BaselineParams(Strict):
     C: Annotated[float, Field(gt=0)] = 1.0
 
 
+class TrainingParams(Strict):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 128
+    learning_rate: LearningRate = 1e-3
+
+
+class LinearPcaParams(TrainingParams):
+    """Linear autoencoder against PCA: on a 3-D synthetic cloud (k=2), and on the images (k=codings)."""
+
+    codings: PositiveInt = 30
+    synthetic_points: Annotated[int, Field(ge=10, le=100_000)] = 500
+    synthetic_epochs: PositiveInt = 200
+    synthetic_learning_rate: LearningRate = 0.01
+
+
+class TiedParams(TrainingParams):
+    units: Units = Field(default_factory=lambda: [100, 30])
+
+
+class PhasesParams(TrainingParams):
+    """Greedy training three ways plus the joint baseline; ``epochs`` per layer, ``joint_epochs`` for the baseline."""
+
+    units: Units = Field(default_factory=lambda: [100, 30])
+    joint_epochs: PositiveInt = 20
+
+
+class DenoisingParams(TrainingParams):
+    units: Units = Field(default_factory=lambda: [100, 30])
+    gaussian_stddev: Annotated[float, Field(gt=0, le=1)] = 0.2
+    dropout_rate: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    overcomplete_units: PositiveInt = 1000
+
+
+class SparsityParams(TrainingParams):
+    """The top layer of ``units`` is the sparse coding layer (sigmoid)."""
+
+    units: Units = Field(default_factory=lambda: [100, 300])
+    kl_target: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    kl_weight: Annotated[float, Field(gt=0, le=100)] = 0.05
+    l1_weight: Annotated[float, Field(gt=0, le=100)] = 1e-4
+
+
+class FeaturesParams(Strict):
+    neurons: Annotated[int, Field(ge=1, le=32)] = 8
+    top_images: Annotated[int, Field(ge=1, le=16)] = 5
+    ascent_steps: PositiveInt = 200
+    ascent_rate: LearningRate = 0.05
+    probe_max_iter: PositiveInt = 1000
+
+
+class VaeParams(TrainingParams):
+    units: Units = Field(default_factory=lambda: [150, 100])
+    codings: PositiveInt = 10
+    grid: Annotated[int, Field(ge=1, le=16)] = 6
+    walk_steps: Annotated[int, Field(ge=2, le=16)] = 8
+
+
+class ConvParams(TrainingParams):
+    filters: Annotated[list[PositiveInt], Field(min_length=1, max_length=4)] = Field(default_factory=lambda: [16, 32])
+    codings: PositiveInt = 30
+
+
+class ChapterParams(Strict):
+    """The rest of the autoencoders chapter: one stage each (``chapter@<name>`` and ``features`` in dvc.yaml)."""
+
+    linear_pca: LinearPcaParams = LinearPcaParams()
+    tied: TiedParams = TiedParams()
+    phases: PhasesParams = PhasesParams()
+    denoising: DenoisingParams = DenoisingParams()
+    sparsity: SparsityParams = SparsityParams()
+    features: FeaturesParams = FeaturesParams()
+    vae: VaeParams = VaeParams()
+    conv: ConvParams = ConvParams()
+
+
 class ReportParams(Strict):
     reconstructions: Annotated[int, Field(ge=1, le=RECONSTRUCTED_TEST_IMAGES)] = 10
 
@@ -133,6 +222,7 @@ class Params(Strict):
     stack: StackParams = StackParams()
     classify: ClassifyParams = ClassifyParams()
     baseline: BaselineParams = BaselineParams()
+    chapter: ChapterParams = ChapterParams()
     report: ReportParams = ReportParams()
     mlflow: MlflowParams = MlflowParams()
 

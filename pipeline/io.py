@@ -109,6 +109,14 @@ def read_arrays(directory: str | Path, names: list[str]) -> dict[str, np.ndarray
     return {name: read_array(Path(directory) / f"{name}.npy") for name in names}
 
 
+def read_array_folder(directory: str | Path) -> dict[str, np.ndarray]:
+    """Every ``.npy`` file directly in a folder, by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: missing (run the stage that produces it: dvc repro)")
+    return {path.stem: read_array(path) for path in sorted(directory.glob("*.npy"))}
+
+
 def write_json(path: str | Path, data: object) -> None:
     with atomic_path(path) as temporary:
         temporary.write_text(_json_text(data))

@@ -57,3 +57,16 @@ def inside_repository(path: str | Path, key: str) -> Path:
     if not resolved.is_relative_to(root):
         raise ConfigError(f"{key}: got '{path}', which leads to {resolved}, outside the repository {root}")
     return resolved
+
+
+def chapter_arrays(technique: str) -> Path:
+    """What a chapter technique's figure is drawn from (``data/chapter/<technique>``)."""
+    return Path("data/chapter") / technique
+
+
+def chapter_metrics(technique: str) -> Path:
+    return Path("metrics/chapter") / f"{technique}.json"
+
+
+def chapter_history(technique: str) -> Path:
+    return Path("plots/chapter") / f"{technique}.csv"

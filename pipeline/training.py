@@ -129,6 +129,7 @@ def fit_resumable(model, x, y, *, epochs: int, batch_size: int, learning_rate: f
     return pd.DataFrame(history, columns=["epoch", "loss", *(["val_loss"] if validation_data is not None else [])])
 
 
-def mean_squared_error(model, x: np.ndarray, batch_size: int = 1024) -> float:
+def mean_squared_error(model, x: np.ndarray, batch_size: int = 1024, targets: np.ndarray | None = None) -> float:
+    """Reconstruction MSE of ``x`` (against ``targets``, e.g. clean images for corrupted ``x``), in float64."""
     reconstructions = model.predict(x, batch_size=batch_size, verbose=0)
-    return float(np.mean(np.square(reconstructions - x), dtype=np.float64))
+    return float(np.mean(np.square(reconstructions - (x if targets is None else targets)), dtype=np.float64))

@@ -6,7 +6,7 @@ from pipeline import config, io, paths, tracking
 from pipeline.config import INITS, PIXELS
 from pipeline.report import figures
 from pipeline.report.render import (
-    BASELINE, Figure, Report, accuracy_table, all_metrics, layer_table, render, verdicts,
+    BASELINE, Figure, Report, accuracy_table, all_metrics, chapter_sections, layer_table, render, verdicts,
 )
 from stages._common import run, stage_name
 
@@ -42,9 +42,11 @@ def main(argv: list[str]) -> None:
         accuracy=accuracy, metrics=all_metrics(params), verdicts=verdicts(accuracy),
     )
     report.figures = build_figures(params, accuracy)
+    report.chapter = chapter_sections(params)
     index_html, report_md = render(report)
 
-    io.write_bytes_tree(paths.REPORTS / "figures", {f"{figure.name}.png": figure.png for figure in report.figures.values()})
+    figures_written = [*report.figures.values(), *(section.figure for section in report.chapter)]
+    io.write_bytes_tree(paths.REPORTS / "figures", {f"{figure.name}.png": figure.png for figure in figures_written})
     # Every init gets a column (empty when not run): dvc.yaml's accuracy plot names them all.
     io.write_csv(paths.REPORTS / "plots" / "accuracy.csv", accuracy.reindex(columns=[*INITS, BASELINE]), index=True)
     io.write_csv(paths.REPORTS / "metrics.csv", report.metrics)

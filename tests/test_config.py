@@ -65,6 +65,15 @@ BAD = [
     ("baseline.C", 0, ["baseline.C"]),
     ("mlflow.experiment", "", ["mlflow.experiment"]),
     ("pretrain", DELETE, ["pretrain", "required"]),
+    ("pretrain.layers.l1.noise", "salt", ["pretrain.layers.l1.noise", "salt", "gaussian", "dropout"]),
+    ("pretrain.layers.l1.noise_level", 1.0, ["pretrain.layers.l1.noise_level", "less than 1"]),
+    ("pretrain.layers.l1.sparsity", "kl", ["pretrain.layers.l1.sparsity", "'kl'", "needs activation 'sigmoid'", "'selu'"]),
+    ("pretrain.layers.l1.sparsity_target", 0, ["pretrain.layers.l1.sparsity_target", "greater than 0"]),
+    ("chapter.sparsity.kl_target", 1.5, ["chapter.sparsity.kl_target", "1.5", "less than 1"]),
+    ("chapter.tied.units", [], ["chapter.tied.units", "at least 1"]),
+    ("chapter.phases.joint_epoch", 3, ["chapter.phases.joint_epoch", "unknown key", "joint_epochs"]),
+    ("chapter.conv.filters", [16, 0], ["chapter.conv.filters.1", "greater than 0"]),
+    ("chapter.pca", {}, ["chapter.pca", "unknown key", "linear_pca, tied, phases"]),
 ]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.chapter import TECHNIQUES, TRAINED_ON_PIXELS
 from tests.conftest import ROOT, mlflow_server, tiny_params
 
 BIN = Path(sys.executable).parent
@@ -74,7 +75,8 @@ def repo(tmp_path_factory, tiny_idx) -> Path:
 def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     ran = stages_run(repo.joinpath("first_run.log").read_text())
     classify = {f"classify@{budget}-{init}" for budget in (20, 50) for init in ("scratch", "finetune")}
-    assert ran == {"validate", "fetch", "split", "pretrain@l1", "pretrain@l2", "stack", "baseline", "report"} | classify
+    chapter = {f"chapter@{name}" for name in TRAINED_ON_PIXELS} | {"features"}
+    assert ran == {"validate", "fetch", "split", "pretrain@l1", "pretrain@l2", "stack", "baseline", "report"} | classify | chapter
 
     card = json.loads((repo / "data/card.json").read_text())
     assert card["counts"]["train"]["images"] == 600
@@ -94,8 +96,14 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     markdown = (repo / "reports/report.md").read_text()
     assert "idx &lt;b&gt;&amp;amp;" in markdown and "<b>" not in markdown
     assert "Test accuracy against the number of labels" in markdown and "| 50 |" in markdown
-    assert sorted(p.name for p in (repo / "reports/figures").iterdir()) == [
-        "accuracy_vs_labels.png", "learning_curves.png", "reconstructions.png"]
+    assert sorted(p.name for p in (repo / "reports/figures").iterdir()) == sorted([
+        "accuracy_vs_labels.png", "learning_curves.png", "reconstructions.png",
+        *(f"chapter_{name}.png" for name in TECHNIQUES)])
+    for name in TECHNIQUES:  # every technique has its section, its figure and its numbers in the report
+        assert f'<h3 id="{name}">' in html and f"chapter_{name}.png" in markdown
+    phases = json.loads((repo / "metrics/chapter/phases.json").read_text())
+    assert phases["cache_speedup"] > 0 and phases["joint_test_mse"] > 0
+    assert f"a speed-up of {phases['cache_speedup']:.2f}" in markdown
 
 
 def test_dvc_sees_metrics_and_plots(repo):
@@ -245,12 +253,23 @@ def test_dvc_exp_run_with_a_set_param_shows_up_in_exp_show(repo):
     assert {run.data.tags["mlflow.parentRunId"] for run in stage_runs} == {parent.info.run_id}
 
 
+def test_a_chapter_technique_is_one_dvc_exp_run_away(repo):
+    result = dvc(repo, "exp", "run", "-n", "sparser", "-S", "chapter.sparsity.kl_weight=0.5")
+    assert stages_run(result.stdout) == {"validate", "chapter@sparsity", "report"}
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    states = {state.get("name"): state["data"] for entry in shown for group in (entry.get("experiments") or [])
+              for state in group["revs"]}
+    assert states["sparser"]["params"]["params.yaml"]["data"]["chapter"]["sparsity"]["kl_weight"] == 0.5
+    assert "kl_mean_activation" in states["sparser"]["metrics"]["metrics/chapter/sparsity.json"]["data"]
+    assert "weight 0.5" in (repo / "reports/report.md").read_text()
+
+
 def interrupt_when(repo: Path, checkpoint: str, signal_number: int, log: Path) -> None:
-    """Start `dvc repro` as a terminal would (own process group); once ``checkpoint`` holds a finished
+    """Start `dvc repro stack` as a terminal would (own process group); once ``checkpoint`` holds a finished
     epoch, freeze the whole group, then deliver ``signal_number`` to every process in it (dvc and the stage)."""
     state = repo / ".checkpoints" / checkpoint / "state.json"
     with log.open("w") as output:
-        process = subprocess.Popen([str(BIN / "dvc"), "repro"], cwd=repo, env=clean_env(), stdout=output,
+        process = subprocess.Popen([str(BIN / "dvc"), "repro", "stack"], cwd=repo, env=clean_env(), stdout=output,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 300
         while not state.exists():
@@ -265,9 +284,10 @@ def interrupt_when(repo: Path, checkpoint: str, signal_number: int, log: Path) -
 
 
 def test_killed_and_interrupted_stages_resume_to_the_same_bytes_in_a_fresh_clone(repo, tmp_path):
-    """SIGKILL during pretrain@l1, Ctrl-C during the stack's fine-tuning, then `dvc repro` again: a fresh clone
-    ends with every output hash of the uninterrupted first run. The clone has no cache, so every stage runs
-    again: this is also the check that two full runs on one machine give the same bytes."""
+    """SIGKILL during pretrain@l1, Ctrl-C during the stack's fine-tuning, then `dvc repro stack` again: a fresh
+    clone ends with every output hash of the uninterrupted first run. The clone has no cache, so every stage up
+    to the stack runs again: this is also the check that two runs on one machine give the same bytes (the
+    chapter stages' own check is in test_chapter.py)."""
     clone = tmp_path / "clone"
     sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
 
@@ -280,9 +300,12 @@ def test_killed_and_interrupted_stages_resume_to_the_same_bytes_in_a_fresh_clone
     assert ".checkpoints/pretrain@l1: resuming after epoch" in second
     assert "stack" in dvc(clone, "status").stdout and not (clone / "metrics/stack.json").exists()
 
-    last = dvc(clone, "repro")
+    last = dvc(clone, "repro", "stack")
     assert ".checkpoints/stack: resuming after epoch" in last.stdout + last.stderr
-    assert lock_hashes(clone) == json.loads((repo / "first_run_hashes.json").read_text())
+    first_run = json.loads((repo / "first_run_hashes.json").read_text())
+    resumed = lock_hashes(clone)
+    assert {"data/prepared", "data/features/l1", "models/pretrain/l2", "models/stack", "data/reconstructions"} <= set(resumed)
+    assert resumed == {path: first_run[path] for path in resumed}
     assert not list((clone / ".checkpoints").iterdir()), "finished stages drop their checkpoints"
     leftovers = [path for path in clone.rglob(".*.tmp")] + [path for path in clone.rglob(".*.old")]
     assert not leftovers
@@ -351,10 +374,11 @@ def test_compare_two_experiments_side_by_side(repo):
     markdown = (repo / "comparison/compare.md").read_text()
     assert "| baseline.C | 0.25 | 4.0 |" in markdown
     assert re.search(r"\| baseline \| test\\_accuracy\\_20 \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \|", markdown), markdown
-    assert sorted(path.name for path in (repo / "comparison/figures").iterdir()) == [
-        f"{index}-{name}.png" for index in (0, 1) for name in ("accuracy_vs_labels", "learning_curves", "reconstructions")]
+    figures = ["accuracy_vs_labels", "learning_curves", "reconstructions", *(f"chapter_{name}" for name in TECHNIQUES)]
+    assert sorted(path.name for path in (repo / "comparison/figures").iterdir()) == sorted(
+        f"{index}-{name}.png" for index in (0, 1) for name in figures)
     page = (repo / "comparison/index.html").read_text()
-    assert page.count("data:image/png;base64,") == 6 and "<td>baseline.C</td>" in page
+    assert page.count("data:image/png;base64,") == 2 * len(figures) and "<td>baseline.C</td>" in page
     refused = sh(repo, str(BIN / "python"), "-m", "pipeline", "compare", "c-small", "no-such-exp", check=False)
     assert refused.returncode == 2 and "error: compare: 'no-such-exp' is neither" in refused.stderr
 

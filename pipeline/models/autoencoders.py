@@ -1,16 +1,23 @@
-"""Shallow and stacked autoencoders and the classifier built on the encoder stack.
+"""The chapter's autoencoders: dense (shallow, stacked, tied, denoising, sparse), variational and convolutional,
+and the classifier built on the encoder stack.
 
-Weights travel between stages as plain arrays (see :mod:`pipeline.io`), named after their role,
-so every model here is built from params and then filled, never unpickled.
+Weights travel between stages as plain arrays (see :mod:`pipeline.io`), named after their role, so every
+model here is built from params and then filled, never unpickled. Each model is also a plain Keras model
+that saves to and loads from a ``.keras`` file (the custom pieces are registered).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import keras
 import numpy as np
 
 from pipeline.config import LayerParams
-from pipeline.models.layers import DenseTranspose
+from pipeline.models.layers import DenseTranspose, KLDivergenceRegularizer, Sampling
+
+NOISES = ("none", "gaussian", "dropout")
+SPARSITIES = ("none", "kl", "l1")
 
 
 def _initializer(activation: str) -> str:
@@ -18,33 +25,114 @@ def _initializer(activation: str) -> str:
     return "lecun_normal" if activation == "selu" else "glorot_uniform"
 
 
-def encoder_layer(name: str, layer: LayerParams, trainable: bool = True) -> keras.layers.Dense:
-    return keras.layers.Dense(
-        layer.units, activation=layer.activation, kernel_initializer=_initializer(layer.activation),
-        name=f"{name}_encoder", trainable=trainable,
-    )
+def layer_spec(name: str, layer: LayerParams) -> dict:
+    """What the model builder needs of one pretrain layer (the rest of LayerParams is about training)."""
+    return {"name": name, "units": layer.units, "activation": layer.activation,
+            "output_activation": layer.output_activation, "tied": layer.tied}
 
 
-def decoder_layer(name: str, layer: LayerParams, encoder: keras.layers.Dense, output_dim: int) -> keras.layers.Layer:
-    if layer.tied:
-        return DenseTranspose(encoder, activation=layer.output_activation, name=f"{name}_decoder")
-    return keras.layers.Dense(
-        output_dim, activation=layer.output_activation,
-        kernel_initializer=_initializer(layer.output_activation), name=f"{name}_decoder",
-    )
+def corruption(noise: str, level: float) -> keras.layers.Layer | None:
+    """Denoising: corrupt the input during training only (Keras noise layers are identity at inference)."""
+    if noise == "gaussian":
+        return keras.layers.GaussianNoise(level, name="gaussian_noise")
+    if noise == "dropout":
+        return keras.layers.Dropout(level, name="dropout_noise")
+    if noise == "none":
+        return None
+    raise ValueError(f"noise: got '{noise}', must be one of {NOISES}")
+
+
+def sparsity_regularizer(sparsity: str, target: float, weight: float):
+    if sparsity == "kl":
+        return KLDivergenceRegularizer(weight, target)
+    if sparsity == "l1":
+        return keras.regularizers.L1(weight)
+    if sparsity == "none":
+        return None
+    raise ValueError(f"sparsity: got '{sparsity}', must be one of {SPARSITIES}")
+
+
+@keras.saving.register_keras_serializable(package="layerwise")
+class DenseAutoencoder(keras.Model):
+    """Encoders in order, then decoders in reverse; optional input corruption and a sparsity penalty on
+    the top codings. Shallow is the one-layer case.
+
+    A functional model that rebuilds itself from its own config on load, so a tied decoder finds its
+    encoder again: saving and loading keep the weights shared.
+    """
+
+    def __init__(self, input_dim: int, layers: Sequence[Mapping], noise: str = "none", noise_level: float = 0.0,
+                 sparsity: str = "none", sparsity_target: float = 0.1, sparsity_weight: float = 0.0,
+                 input_name: str = "pixels", **kwargs):
+        layers = [dict(spec) for spec in layers]
+        inputs = keras.Input(shape=(input_dim,), name=input_name)
+        noise_layer = corruption(noise, noise_level)
+        hidden = noise_layer(inputs) if noise_layer else inputs
+        encoders = []
+        for index, spec in enumerate(layers):
+            top = index == len(layers) - 1
+            encoders.append(keras.layers.Dense(
+                spec["units"], activation=spec["activation"], kernel_initializer=_initializer(spec["activation"]),
+                activity_regularizer=sparsity_regularizer(sparsity, sparsity_target, sparsity_weight) if top else None,
+                name=f"{spec['name']}_encoder",
+            ))
+            hidden = encoders[-1](hidden)
+        outputs = hidden
+        dims = [input_dim, *(spec["units"] for spec in layers)]
+        for spec, encoder, output_dim in reversed(list(zip(layers, encoders, dims[:-1]))):
+            if spec["tied"]:
+                decoder = DenseTranspose(encoder, activation=spec["output_activation"], name=f"{spec['name']}_decoder")
+            else:
+                decoder = keras.layers.Dense(
+                    output_dim, activation=spec["output_activation"],
+                    kernel_initializer=_initializer(spec["output_activation"]), name=f"{spec['name']}_decoder",
+                )
+            outputs = decoder(outputs)
+        super().__init__(inputs, outputs, **kwargs)
+        self.spec = {"input_dim": input_dim, "layers": layers, "noise": noise, "noise_level": noise_level,
+                     "sparsity": sparsity, "sparsity_target": sparsity_target, "sparsity_weight": sparsity_weight,
+                     "input_name": input_name}
+
+    def get_config(self):
+        return {"name": self.name, **self.spec}
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [spec["name"] for spec in self.spec["layers"]]
+
+    def encoder_layer(self, name: str) -> keras.layers.Dense:
+        return self.get_layer(f"{name}_encoder")
+
+    def decoder_layer(self, name: str) -> keras.layers.Layer:
+        return self.get_layer(f"{name}_decoder")
+
+    def encoder(self, upto: str | None = None) -> keras.Model:
+        """The encoder stack (up to layer ``upto``, the top by default), sharing this model's weights."""
+        top = self.encoder_layer(upto or self.layer_names[-1])
+        return keras.Model(self.inputs, top.output, name=f"{self.name}_encoder")
+
+    def load(self, weights: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        for name, arrays in weights.items():
+            set_layer_weights(self.encoder_layer(name), self.decoder_layer(name), arrays)
+
+    def weights_by_layer(self) -> dict[str, dict[str, np.ndarray]]:
+        return {name: layer_weights(self.encoder_layer(name), self.decoder_layer(name)) for name in self.layer_names}
 
 
 class ShallowAutoencoder:
-    """input -> hidden -> input: one layer of the greedy stack, trained on its own."""
+    """input -> hidden -> input: one layer of the greedy stack, trained on its own, with the layer's
+    own corruption and sparsity options."""
 
     def __init__(self, name: str, layer: LayerParams, input_dim: int):
         self.name = name
-        inputs = keras.Input(shape=(input_dim,), name=f"{name}_input")
-        self.encoder_dense = encoder_layer(name, layer)
-        self.decoder = decoder_layer(name, layer, self.encoder_dense, input_dim)
-        codings = self.encoder_dense(inputs)
-        self.encoder = keras.Model(inputs, codings, name=f"{name}_encoder_model")
-        self.autoencoder = keras.Model(inputs, self.decoder(codings), name=f"{name}_autoencoder")
+        self.autoencoder = DenseAutoencoder(
+            input_dim, [layer_spec(name, layer)], noise=layer.noise, noise_level=layer.noise_level,
+            sparsity=layer.sparsity, sparsity_target=layer.sparsity_target, sparsity_weight=layer.sparsity_weight,
+            input_name=f"{name}_input", name=f"{name}_autoencoder",
+        )
+        self.encoder_dense = self.autoencoder.encoder_layer(name)
+        self.decoder = self.autoencoder.decoder_layer(name)
+        self.encoder = self.autoencoder.encoder()
 
     def weights(self) -> dict[str, np.ndarray]:
         return layer_weights(self.encoder_dense, self.decoder)
@@ -57,7 +145,7 @@ def layer_weights(encoder: keras.layers.Layer, decoder: keras.layers.Layer) -> d
     return arrays
 
 
-def set_layer_weights(encoder: keras.layers.Layer, decoder: keras.layers.Layer | None, arrays: dict[str, np.ndarray]) -> None:
+def set_layer_weights(encoder: keras.layers.Layer, decoder: keras.layers.Layer | None, arrays: Mapping[str, np.ndarray]) -> None:
     encoder.kernel.assign(arrays["encoder_kernel"])
     encoder.bias.assign(arrays["encoder_bias"])
     if decoder is not None:
@@ -74,42 +162,80 @@ def weight_names(layer: LayerParams) -> list[str]:
 class StackedAutoencoder:
     """Encoders l1..lN then decoders lN..l1, each filled with its greedily pretrained weights."""
 
-    def __init__(self, layers: dict[str, LayerParams], input_dim: int):
-        inputs = keras.Input(shape=(input_dim,), name="pixels")
-        self.encoders: dict[str, keras.layers.Dense] = {}
-        self.decoders: dict[str, keras.layers.Layer] = {}
-        dims = [input_dim]
-        codings = inputs
-        for name, layer in layers.items():
-            self.encoders[name] = encoder_layer(name, layer)
-            codings = self.encoders[name](codings)
-            dims.append(layer.units)
-        outputs = codings
-        for (name, layer), output_dim in zip(reversed(layers.items()), reversed(dims[:-1])):
-            self.decoders[name] = decoder_layer(name, layer, self.encoders[name], output_dim)
-            outputs = self.decoders[name](outputs)
-        self.encoder = keras.Model(inputs, codings, name="stacked_encoder")
-        self.autoencoder = keras.Model(inputs, outputs, name="stacked_autoencoder")
+    def __init__(self, layers: Mapping[str, LayerParams], input_dim: int):
+        self.autoencoder = DenseAutoencoder(input_dim, [layer_spec(name, layer) for name, layer in layers.items()],
+                                            name="stacked_autoencoder")
+        self.encoder = self.autoencoder.encoder()
 
-    def load(self, weights: dict[str, dict[str, np.ndarray]]) -> None:
-        for name, arrays in weights.items():
-            set_layer_weights(self.encoders[name], self.decoders[name], arrays)
+    def load(self, weights: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        self.autoencoder.load(weights)
 
     def weights(self) -> dict[str, dict[str, np.ndarray]]:
-        return {name: layer_weights(self.encoders[name], self.decoders[name]) for name in self.encoders}
+        return self.autoencoder.weights_by_layer()
 
 
 def classifier(
-    layers: dict[str, LayerParams], input_dim: int, class_count: int,
-    encoder_weights: dict[str, dict[str, np.ndarray]] | None, trainable_encoder: bool,
+    layers: Mapping[str, LayerParams], input_dim: int, class_count: int,
+    encoder_weights: Mapping[str, Mapping[str, np.ndarray]] | None, trainable_encoder: bool,
 ) -> keras.Model:
     """The encoder stack plus a softmax head; ``encoder_weights=None`` means a random (scratch) start."""
     inputs = keras.Input(shape=(input_dim,), name="pixels")
     hidden = inputs
     for name, layer in layers.items():
-        dense = encoder_layer(name, layer, trainable=trainable_encoder)
+        dense = keras.layers.Dense(layer.units, activation=layer.activation, kernel_initializer=_initializer(layer.activation),
+                                   name=f"{name}_encoder", trainable=trainable_encoder)
         hidden = dense(hidden)
         if encoder_weights is not None:
             set_layer_weights(dense, None, encoder_weights[name])
     outputs = keras.layers.Dense(class_count, activation="softmax", name="softmax_head")(hidden)
     return keras.Model(inputs, outputs, name="classifier")
+
+
+def variational_autoencoder(input_dim: int, units: Sequence[int], codings: int, seed: int) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """The book's VAE: encoder -> (mean, log variance) -> sampled codings -> decoder; returns (vae, encoder, decoder).
+
+    The latent loss is divided by the pixel count, as in the book, to weigh it against a per-pixel MSE.
+    """
+    inputs = keras.Input(shape=(input_dim,), name="pixels")
+    hidden = inputs
+    for index, size in enumerate(units):
+        hidden = keras.layers.Dense(size, activation="selu", kernel_initializer="lecun_normal", name=f"encoder_{index + 1}")(hidden)
+    mean = keras.layers.Dense(codings, name="codings_mean")(hidden)
+    log_var = keras.layers.Dense(codings, name="codings_log_var")(hidden)
+    sampled = Sampling(latent_weight=1 / input_dim, seed=seed, name="sampling")([mean, log_var])
+    encoder = keras.Model(inputs, [mean, log_var, sampled], name="variational_encoder")
+
+    decoder_inputs = keras.Input(shape=(codings,), name="codings")
+    hidden = decoder_inputs
+    for index, size in enumerate(reversed(units)):
+        hidden = keras.layers.Dense(size, activation="selu", kernel_initializer="lecun_normal", name=f"decoder_{index + 1}")(hidden)
+    decoder = keras.Model(decoder_inputs, keras.layers.Dense(input_dim, activation="sigmoid", name="pixels_out")(hidden),
+                          name="variational_decoder")
+    vae = keras.Model(inputs, decoder(encoder(inputs)[2]), name="variational_autoencoder")
+    return vae, encoder, decoder
+
+
+def convolutional_autoencoder(side: int, filters: Sequence[int], codings: int) -> tuple[keras.Model, keras.Model]:
+    """Conv + max-pool encoder down to ``codings`` numbers, transposed-conv decoder back up; (autoencoder, encoder).
+
+    Images travel flat (as every other stage stores them) and are reshaped inside the model.
+    """
+    if side % (2 ** len(filters)):
+        raise ValueError(f"convolutional autoencoder: image side {side} must be divisible by 2**{len(filters)} (one pooling per filter size)")
+    inputs = keras.Input(shape=(side * side,), name="pixels")
+    hidden = keras.layers.Reshape((side, side, 1))(inputs)
+    for count in filters:
+        hidden = keras.layers.Conv2D(count, 3, padding="same", activation="selu", kernel_initializer="lecun_normal")(hidden)
+        hidden = keras.layers.MaxPool2D(2)(hidden)
+    codes = keras.layers.Dense(codings, activation="selu", kernel_initializer="lecun_normal", name="codings")(keras.layers.Flatten()(hidden))
+    encoder = keras.Model(inputs, codes, name="conv_encoder")
+
+    small = side // 2 ** len(filters)
+    hidden = keras.layers.Dense(small * small * filters[-1], activation="selu", kernel_initializer="lecun_normal")(codes)
+    hidden = keras.layers.Reshape((small, small, filters[-1]))(hidden)
+    for count in reversed(filters[:-1]):
+        hidden = keras.layers.Conv2DTranspose(count, 3, strides=2, padding="same", activation="selu",
+                                              kernel_initializer="lecun_normal")(hidden)
+    hidden = keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid")(hidden)
+    outputs = keras.layers.Reshape((side * side,))(hidden)
+    return keras.Model(inputs, outputs, name="conv_autoencoder"), encoder

@@ -1,4 +1,4 @@
-"""Custom Keras layers of the chapter."""
+"""Custom Keras layers and regularizers of the chapter, each registered so saved models load again."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ class DenseTranspose(keras.layers.Layer):
     """A decoder whose kernel is its encoder's kernel transposed (tied weights): half the parameters.
 
     Only the bias is its own; the kernel is read from ``dense`` on every call, so training either
-    layer trains the shared matrix.
+    layer trains the shared matrix. It holds a layer, so it is saved as part of a model that rebuilds
+    the pair from its own config (:class:`pipeline.models.autoencoders.DenseAutoencoder`).
     """
 
     def __init__(self, dense: keras.layers.Dense, activation=None, **kwargs):
@@ -28,3 +29,54 @@ class DenseTranspose(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.dense.kernel.shape[0])
+
+
+@keras.saving.register_keras_serializable(package="layerwise")
+class KLDivergenceRegularizer(keras.regularizers.Regularizer):
+    """Sparsity: KL divergence between a target activation rate and each coding unit's mean activation.
+
+    Unlike an L1 penalty, it pushes every unit's *average* towards the target, so units stay alive
+    but fire rarely. Needs activations in (0, 1) (sigmoid codings).
+    """
+
+    def __init__(self, weight: float, target: float = 0.1):
+        self.weight = weight
+        self.target = target
+
+    def __call__(self, inputs):
+        mean_activities = ops.clip(ops.mean(inputs, axis=0), 1e-7, 1 - 1e-7)
+        target = self.target
+        divergence = (target * ops.log(target / mean_activities)
+                      + (1 - target) * ops.log((1 - target) / (1 - mean_activities)))
+        return self.weight * ops.sum(divergence)
+
+    def get_config(self):
+        return {"weight": self.weight, "target": self.target}
+
+
+@keras.saving.register_keras_serializable(package="layerwise")
+class Sampling(keras.layers.Layer):
+    """The VAE's codings: mean + exp(log_var / 2) * noise, adding the latent (KL) loss to the model.
+
+    The latent loss is scaled by ``latent_weight`` (1 / pixels in the book) so it is comparable with a
+    per-pixel MSE.
+    """
+
+    def __init__(self, latent_weight: float = 1.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_weight = latent_weight
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        mean, log_var = inputs
+        latent_loss = -0.5 * ops.sum(1 + log_var - ops.exp(log_var) - ops.square(mean), axis=-1)
+        self.add_loss(self.latent_weight * ops.mean(latent_loss))
+        noise = keras.random.normal(ops.shape(log_var), seed=self.seed_generator)
+        return mean + ops.exp(log_var / 2) * noise
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "latent_weight": self.latent_weight, "seed": self.seed}

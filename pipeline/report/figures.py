@@ -34,8 +34,9 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], 
     return figure
 
 
-def reconstructions(originals: np.ndarray, rows: dict[str, np.ndarray], side: int) -> plt.Figure:
-    """Test images on top, each model's reconstructions below them."""
+def image_rows(originals: np.ndarray, rows: dict[str, np.ndarray]) -> plt.Figure:
+    """Test images on top, each model's reconstructions (or other images of the same shape) below them."""
+    side = int(round(originals.shape[1] ** 0.5))
     count = len(originals)
     figure, axes = plt.subplots(1 + len(rows), count, figsize=(count * 0.9, (1 + len(rows)) * 1.05), squeeze=False)
     for ax, image in zip(axes[0], originals):
@@ -55,8 +56,7 @@ def stack_reconstructions(test_images: np.ndarray, saved: dict[str, np.ndarray],
     rows = {"stacked, greedy only": saved["before"][:count]}
     if finetuned:
         rows["after fine-tuning"] = saved["after"][:count]
-    side = int(round(test_images.shape[1] ** 0.5))
-    return reconstructions(test_images[:count], rows, side)
+    return image_rows(test_images[:count], rows)
 
 
 def learning_curves(histories: dict[str, pd.DataFrame], columns: tuple[str, ...] = ("loss", "val_loss"),
