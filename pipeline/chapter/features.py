@@ -65,8 +65,15 @@ def run(params: FeaturesParams, layers: Mapping[str, LayerParams], weights: Mapp
     }
     for name in [PIXELS, *names]:
         metrics[f"probe_accuracy_{name}"] = linear_probe(features[name], *labelled, test_labels, params.probe_max_iter, seed)
+    # The first-layer unit that feeds each neuron most: the largest entry of the product of the kernels above it
+    # (the stack's linear part). With one layer, the neuron is its own first-layer unit.
+    path = np.eye(weights[names[0]]["encoder_kernel"].shape[1])
+    for name in names[1:]:
+        path = path @ weights[name]["encoder_kernel"]
+    first_units = np.argmax(np.abs(path[:, neurons]), axis=0)
     arrays = {
-        "first_layer_weights": weights[names[0]]["encoder_kernel"][:, :count].T,
+        "first_layer_weights": weights[names[0]]["encoder_kernel"][:, first_units].T,
+        "first_layer_units": first_units,
         "neurons": neurons,
         "top_images": features[PIXELS]["train"][top_images],
         "maximized": maximized,

@@ -10,7 +10,17 @@ from sklearn.decomposition import PCA
 
 from pipeline.chapter import TechniqueResult, train
 from pipeline.config import LinearPcaParams, TrainingParams
-from pipeline.data.synthetic import three_d_cloud
+
+
+def three_d_cloud(count: int, seed: int) -> np.ndarray:
+    """The book's 3-D points near a tilted plane (a bent ribbon), centred: made for a 2-D projection."""
+    rng = np.random.default_rng(seed)
+    angles = (rng.random(count) ** 3 + 0.5) * 2 * np.pi
+    points = np.empty((count, 3))
+    points[:, 0] = np.cos(angles) + np.sin(angles) / 2 + 0.1 * rng.standard_normal(count) / 2
+    points[:, 1] = np.sin(angles) * 0.7 + 0.1 * rng.standard_normal(count) / 2
+    points[:, 2] = points[:, 0] * 0.1 + points[:, 1] * 0.3 + 0.1 * rng.standard_normal(count)
+    return (points - points.mean(axis=0)).astype(np.float32)
 
 
 def linear_autoencoder(input_dim: int, codings: int):

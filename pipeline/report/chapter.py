@@ -80,7 +80,8 @@ def sparsity(arrays: Arrays, metrics: Mapping, history: pd.DataFrame) -> plt.Fig
 
 
 def features(arrays: Arrays, metrics: Mapping, history: pd.DataFrame) -> plt.Figure:
-    """Per top-layer neuron: the first-layer weights of one unit, its top training images, its gradient-ascent image."""
+    """Per top-layer neuron: the weights of the first-layer unit that feeds it most, its top training images,
+    its gradient-ascent image."""
     count, top = arrays["top_images"].shape[:2]
     side = int(round(arrays["maximized"].shape[1] ** 0.5))
     figure, axes = plt.subplots(count, top + 2, figsize=((top + 2) * 0.95, count * 1.0), squeeze=False)
@@ -94,7 +95,7 @@ def features(arrays: Arrays, metrics: Mapping, history: pd.DataFrame) -> plt.Fig
         axes[row][1].set_title(f"neuron {neuron}", fontsize=7, loc="left")
         for ax in axes[row]:
             ax.axis("off")
-    axes[0][0].set_title("l1 weights", fontsize=7)
+    axes[0][0].set_title("first layer", fontsize=7)
     axes[0][top + 1].set_title("ascent", fontsize=7)
     figure.tight_layout()
     return figure
