@@ -40,11 +40,11 @@ def tiny_params(idx_dir: Path) -> dict:
     # frozen is covered by the unit tests; two inits keep the matrix real and the suite short.
     params["classify"].update(inits=["scratch", "finetune"], epochs=20, batch_size=16)
     params["baseline"].update(max_iter=200)
-    tiny = {"epochs": 2, "batch_size": 32}
+    tiny = {"epochs": 1, "batch_size": 64}  # the stages' wiring; tests/test_chapter.py checks what they learn
     chapter = params["chapter"]
-    chapter["linear_pca"].update(codings=4, synthetic_points=100, synthetic_epochs=20, **tiny)
+    chapter["linear_pca"].update(codings=4, synthetic_points=100, synthetic_epochs=5, **tiny)
     chapter["tied"].update(units=[16, 8], **tiny)
-    chapter["phases"].update(units=[16, 8], joint_epochs=2, **tiny)
+    chapter["phases"].update(units=[16, 8], joint_epochs=1, **tiny)
     chapter["denoising"].update(units=[16, 8], overcomplete_units=800, **tiny)
     chapter["sparsity"].update(units=[16, 32], **tiny)
     chapter["features"].update(neurons=3, top_images=2, ascent_steps=10, probe_max_iter=200)

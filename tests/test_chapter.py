@@ -48,7 +48,7 @@ def save_and_load(model, tmp_path, name="model.keras"):
 
 def test_linear_autoencoder_finds_the_pca_subspace(pixels):
     make_deterministic(0)
-    params = LinearPcaParams(codings=4, synthetic_points=200, synthetic_epochs=150, **TINY)
+    params = LinearPcaParams(codings=4, synthetic_points=200, synthetic_epochs=60, synthetic_learning_rate=0.03, **TINY)
     result = linear_pca.run(params, pixels, seed=0)
     assert 1 - 1e-6 <= result.metrics["synthetic_train_mse_ratio"] <= 1.02, "PCA is the optimum; the AE gets within 2%"
     assert result.metrics["synthetic_max_principal_angle_degrees"] < 3
@@ -211,7 +211,7 @@ def test_same_seed_same_bytes(pixels):
     runs = []
     for _ in range(2):
         make_deterministic(0)
-        runs.append(denoising.run(DenoisingParams(units=[16, 8], overcomplete_units=800, epochs=2, batch_size=32), pixels, seed=0))
+        runs.append(tied.run(TiedParams(units=[16, 8], epochs=2, batch_size=32), pixels, seed=0))
     first, second = runs
     assert first.arrays.keys() == second.arrays.keys()
     assert all(np.array_equal(first.arrays[key], second.arrays[key]) for key in first.arrays)

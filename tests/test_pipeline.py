@@ -103,7 +103,7 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
         assert f'<h3 id="{name}">' in html and f"chapter_{name}.png" in markdown
     phases = json.loads((repo / "metrics/chapter/phases.json").read_text())
     assert phases["cache_speedup"] > 0 and phases["joint_test_mse"] > 0
-    assert f"a speed-up of {phases['cache_speedup']:.2f}" in markdown
+    assert f"the cache's speed-up is {phases['upper_phases_epoch_speedup']:.2f} per epoch" in markdown
 
 
 def test_dvc_sees_metrics_and_plots(repo):
@@ -140,7 +140,7 @@ def test_every_stage_logged_one_mlflow_run_grouped_under_its_dvc_repro(repo):
     assert [point.step for point in history] == [1, 2, 3]
     sparsity = by_name["chapter@sparsity"]  # a chapter stage: its params, one learning curve per model, its figure
     assert sparsity.data.params["kl_target"] == "0.1" and sparsity.data.metrics["kl_mean_activation"] > 0
-    assert [point.step for point in client.get_metric_history(sparsity.info.run_id, "kl_val_loss")] == [1, 2]
+    assert [point.step for point in client.get_metric_history(sparsity.info.run_id, "kl_val_loss")] == [1]
     assert [artifact.path for artifact in client.list_artifacts(sparsity.info.run_id, "figures")] == ["figures/sparsity.png"]
     assert "test_mse" in l1.data.metrics
     artifacts = [a.path for a in client.list_artifacts(l1.info.run_id, "figures")]
@@ -174,11 +174,13 @@ def test_a_stage_logs_to_a_real_mlflow_server(repo, tmp_path):
     from mlflow.tracking import MlflowClient
 
     with mlflow_server(tmp_path) as uri:
-        result = sh(repo, str(BIN / "dvc"), "repro", "--force", "--single-item", "baseline", env={"MLFLOW_TRACKING_URI": uri})
-        assert stages_run(result.stdout) == {"baseline"} and "warning" not in result.stderr
+        result = sh(repo, str(BIN / "dvc"), "repro", "--force", "--single-item", "report", env={"MLFLOW_TRACKING_URI": uri})
+        assert stages_run(result.stdout) == {"report"} and "warning" not in result.stderr
         client = MlflowClient(tracking_uri=uri)
-        runs = client.search_runs([client.get_experiment_by_name("layerwise").experiment_id], "tags.`dvc.stage` = 'baseline'")
-        assert len(runs) == 1 and runs[0].data.metrics["test_accuracy_50"] > 0.3
+        runs = client.search_runs([client.get_experiment_by_name("layerwise").experiment_id], "tags.`dvc.stage` = 'report'")
+        assert len(runs) == 1 and runs[0].data.metrics["test_accuracy_50_logistic_regression"] > 0.3
+        # the files went through the server's artifact proxy
+        assert sorted(artifact.path for artifact in client.list_artifacts(runs[0].info.run_id)) == ["index.html", "report.md"]
         assert runs[0].data.tags["git.commit"] == sh(repo, "git", "rev-parse", "HEAD").stdout.strip()
         assert client.get_run(runs[0].data.tags["mlflow.parentRunId"]).info.run_name.startswith("dvc repro ")
 
@@ -322,7 +324,7 @@ def test_dvc_exp_run_set_params_are_validated_first(repo, override, error):
     assert lock_hashes(repo) == before
 
 
-QUEUED = {"c-small": 0.25, "c-half": 0.5, "c-double": 2.0, "c-large": 4.0}
+QUEUED = {"c-small": 0.25, "c-large": 4.0}
 
 
 def commit_all(repo: Path, message: str) -> None:

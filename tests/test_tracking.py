@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 from pipeline import tracking  # noqa: E402
 from pipeline.__main__ import main as pipeline_main  # noqa: E402
-from tests.conftest import free_port, mlflow_server  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 
 
 
@@ -77,11 +77,3 @@ def test_unreachable_server_keeps_the_run_warns_in_one_line_and_relog_sends_it_l
     assert "sent 1 of 1 waiting runs" in capsys.readouterr().out
     check_logged(MlflowClient(tracking_uri=store))
     assert tracking.pending_runs() == []
-
-
-def test_a_real_mlflow_server_on_localhost_receives_the_run(repo, monkeypatch):
-    with mlflow_server(repo) as uri:
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-        log_one_stage()
-        assert tracking.pending_runs() == []
-        check_logged(MlflowClient(tracking_uri=uri))
