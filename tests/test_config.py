@@ -28,7 +28,14 @@ def with_change(path: str, value):
     return params
 
 
-DELETE = object()
+class _Delete:
+    """Marks a key to remove; its repr is stable, so every pytest-xdist worker collects the same test ids."""
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+DELETE = _Delete()
 
 # (key path, bad value, words the single error line must contain)
 BAD = [
