@@ -10,6 +10,7 @@ from sklearn.decomposition import PCA
 
 from pipeline.chapter import TechniqueResult, train
 from pipeline.config import LinearPcaParams, TrainingParams
+from pipeline.training import mean_squared_error
 
 
 def three_d_cloud(count: int, seed: int) -> np.ndarray:
@@ -39,7 +40,7 @@ def against_pca(model, train_data: np.ndarray, test_data: np.ndarray | None, cod
         if data is None:
             continue
         pca_mse = float(np.mean(np.square(pca.inverse_transform(pca.transform(data)) - data), dtype=np.float64))
-        autoencoder_mse = float(np.mean(np.square(model.predict(data, batch_size=1024, verbose=0) - data), dtype=np.float64))
+        autoencoder_mse = mean_squared_error(model, data)
         metrics.update({f"{subset}_pca_mse": pca_mse, f"{subset}_autoencoder_mse": autoencoder_mse,
                         f"{subset}_mse_ratio": autoencoder_mse / pca_mse})
     decoder_kernel = model.decoder_layer("linear").kernel.numpy()  # (codings, inputs): its rows span the reconstructions
