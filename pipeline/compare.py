@@ -16,6 +16,7 @@ import yaml
 
 from pipeline import io, paths
 from pipeline.errors import UserError
+from pipeline.fewlabel.stats import unpaired_interval, verdict
 from pipeline.report.render import CHAPTER_TITLES, Figure, environment
 from pipeline.tracking import flatten
 
@@ -34,6 +35,7 @@ class Revision:
     commit: str | None  # None for the workspace
     params: dict = field(default_factory=dict)
     metrics: pd.DataFrame | None = None
+    fewlabel: pd.DataFrame | None = None  # reports/fewlabel.csv: mean and sd over label draws
     figures: dict[str, Figure] = field(default_factory=dict)
 
 
@@ -79,6 +81,9 @@ def load(label: str) -> Revision:
     metrics = read_bytes(paths.REPORTS / "metrics.csv", commit)
     if metrics:
         revision.metrics = pd.read_csv(BytesIO(metrics))
+    fewlabel = read_bytes(paths.FEWLABEL_SUMMARY, commit)
+    if fewlabel:
+        revision.fewlabel = pd.read_csv(BytesIO(fewlabel))
     for name, title in FIGURES.items():
         png = read_bytes(paths.REPORTS / "figures" / f"{name}.png", commit)
         if png:
@@ -110,11 +115,46 @@ def metrics_side_by_side(revisions: list[Revision]) -> pd.DataFrame:
     return table.sort_values(["stage", "metric"]).reset_index(drop=True)
 
 
+FEWLABEL_KEYS = ["budget", "recipe", "pretrained"]
+
+
+def fewlabel_side_by_side(revisions: list[Revision]) -> pd.DataFrame:
+    """Few-label accuracy as 'mean ± sd' per revision; each later revision's change from the first, and whether
+    it exceeds the noise (Welch's 95 % interval of the difference of means excludes zero)."""
+    present = [revision for revision in revisions if revision.fewlabel is not None]
+    if not present:
+        return pd.DataFrame(columns=FEWLABEL_KEYS)
+    table = None
+    for revision in present:
+        values = revision.fewlabel.set_index(FEWLABEL_KEYS)[["mean_accuracy", "sd_accuracy", "draws"]]
+        values.columns = [f"{column} {revision.label}" for column in values.columns]
+        table = values if table is None else table.join(values, how="outer")
+    first = present[0].label
+    shown = pd.DataFrame(index=table.index)
+    for revision in present:
+        mean, spread = table[f"mean_accuracy {revision.label}"], table[f"sd_accuracy {revision.label}"]
+        shown[revision.label] = [f"{m:.4f}" if s != s else f"{m:.4f} ± {s:.4f}" if m == m else "-"
+                                 for m, s in zip(mean, spread)]
+    for revision in present[1:]:
+        changes, verdicts = [], []
+        for _, row in table.iterrows():
+            difference, low, high = unpaired_interval(
+                *((row[f"mean_accuracy {label}"], row[f"sd_accuracy {label}"], row[f"draws {label}"])
+                  for label in (revision.label, first)))
+            changes.append(difference)
+            verdicts.append({"better": "exceeds the noise (up)", "worse": "exceeds the noise (down)"}.get(
+                verdict(low, high), verdict(low, high)) if difference == difference else "-")
+        shown[f"change {revision.label}"] = changes
+        shown[f"noise {revision.label}"] = verdicts
+    return shown.reset_index()
+
+
 @dataclass
 class Comparison:
     revisions: list[Revision]
     params: pd.DataFrame
     metrics: pd.DataFrame
+    fewlabel: pd.DataFrame
 
 
 def compare(labels: list[str]) -> Comparison:
@@ -124,7 +164,8 @@ def compare(labels: list[str]) -> Comparison:
     missing = [revision.label for revision in revisions if revision.metrics is None]
     if missing:
         raise UserError(f"compare: {', '.join(missing)} has no {paths.REPORTS / 'metrics.csv'}; run `dvc repro` there first")
-    return Comparison(revisions, differing_params(revisions), metrics_side_by_side(revisions))
+    return Comparison(revisions, differing_params(revisions), metrics_side_by_side(revisions),
+                      fewlabel_side_by_side(revisions))
 
 
 def write(comparison: Comparison, output: Path) -> list[Path]:

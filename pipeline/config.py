@@ -18,7 +18,8 @@ from pipeline.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
 PIXELS = "pixels"  # name of the first layer's input: the prepared images scaled to [0, 1]
-INITS = ("scratch", "frozen", "finetune")
+RECIPES = ("supervised", "frozen", "autoencoder", "propagation")  # few-label classifiers, pipeline/fewlabel/
+INITIALISATIONS = ("pretrained", "random")  # the encoder a recipe starts from: the stack's weights, or random
 RECONSTRUCTED_TEST_IMAGES = 100  # the stack stage saves this many; the report shows report.reconstructions of them
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -53,6 +54,7 @@ class DataParams(Strict):
 class SplitParams(Strict):
     budgets: list[PositiveInt] = Field(default_factory=lambda: [100, 600, 1000, 3000], min_length=1)
     validation_size: PositiveInt = 5000
+    draws: Annotated[int, Field(ge=1, le=100)] = 5
 
     @field_validator("budgets")
     @classmethod
@@ -109,21 +111,56 @@ class StackParams(Strict):
     learning_rate: LearningRate = 1e-3
 
 
-class ClassifyParams(Strict):
-    inits: list[Literal["scratch", "frozen", "finetune"]] = Field(
-        default_factory=lambda: list(INITS), min_length=1
-    )
+class SupervisedParams(Strict):
+    """Encoder + softmax head on the labelled images only (``frozen``: only the head learns)."""
+
     epochs: PositiveInt = 50
     batch_size: PositiveInt = 32
     learning_rate: LearningRate = 1e-3
-    use_validation_labels: bool = False
 
-    @field_validator("inits")
+
+class AutoencoderRecipeParams(Strict):
+    """Encoder + head + stacked decoder trained together: cross-entropy on labelled images, denoising
+    reconstruction of unlabelled ones (every step sees one batch of each)."""
+
+    steps: PositiveInt = 3000
+    labelled_batch: PositiveInt = 32
+    unlabelled_batch: PositiveInt = 128
+    noise_stddev: Annotated[float, Field(ge=0, le=1)] = 0.3
+    reconstruction_weight: Annotated[float, Field(ge=0, le=1000)] = 1.0
+    learning_rate: LearningRate = 1e-3
+
+
+class PropagationParams(Strict):
+    """Encoder + head first trained on the labelled images; labels spread over a kNN graph of its codings of
+    every training image; then encoder + head trained afresh on the labelled and the propagated labels."""
+
+    method: Literal["poisson", "laplace"] = "poisson"
+    neighbours: Annotated[int, Field(ge=2, le=100)] = 10
+    warmup_epochs: PositiveInt = 50
+    warmup_batch_size: PositiveInt = 32
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 128
+    learning_rate: LearningRate = 1e-3
+    flip: bool = True  # mirror images left-right while training on propagated labels (not for digits or text)
+    shift_pixels: Annotated[int, Field(ge=0, le=8)] = 2  # and shift them by up to this many pixels
+
+
+class ClassifyParams(Strict):
+    recipes: list[Literal[RECIPES]] = Field(default_factory=lambda: list(RECIPES), min_length=1)
+    initialisations: list[Literal[INITIALISATIONS]] = Field(default_factory=lambda: list(INITIALISATIONS), min_length=1)
+    use_validation_labels: bool = False
+    supervised: SupervisedParams = SupervisedParams()
+    frozen: SupervisedParams = SupervisedParams()
+    autoencoder: AutoencoderRecipeParams = AutoencoderRecipeParams()
+    propagation: PropagationParams = PropagationParams()
+
+    @field_validator("recipes", "initialisations")
     @classmethod
-    def _unique(cls, inits: list[str]) -> list[str]:
-        if len(set(inits)) != len(inits):
-            raise ValueError(f"got {inits}, each init may appear once")
-        return inits
+    def _unique(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError(f"got {values}, each may appear once")
+        return values
 
 
 class BaselineParams(Strict):

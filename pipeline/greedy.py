@@ -1,4 +1,4 @@
-"""The greedy layer-wise recipe as pure functions: pretrain one layer, stack, classify.
+"""The greedy layer-wise recipe as pure functions: pretrain one layer, then stack the layers.
 
 Each takes arrays and params and returns arrays, tables and numbers; the stage scripts do the I/O.
 """
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.config import RECONSTRUCTED_TEST_IMAGES, ClassifyParams, LayerParams, StackParams
+from pipeline.config import RECONSTRUCTED_TEST_IMAGES, LayerParams, StackParams
 from pipeline.data.split import SUBSETS
-from pipeline.training import Checkpoint, fit, fit_resumable, mean_squared_error
+from pipeline.training import Checkpoint, fit_resumable, mean_squared_error
 
 
 @dataclass
@@ -74,42 +74,3 @@ def stack_layers(layers: dict[str, LayerParams], weights: dict[str, dict[str, np
     metrics["valid_mse"] = mean_squared_error(stacked.autoencoder, pixels["valid"])
     reconstructions["after"] = stacked.autoencoder.predict(shown, verbose=0)
     return StackResult(stacked.weights(), history, metrics, reconstructions)
-
-
-@dataclass
-class ClassifierResult:
-    history: pd.DataFrame
-    metrics: dict[str, float]
-
-
-def train_classifier(
-    layers: dict[str, LayerParams], encoder_weights: dict[str, dict[str, np.ndarray]], init: str,
-    labelled: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], class_count: int,
-    params: ClassifyParams, validation: tuple[np.ndarray, np.ndarray] | None = None,
-) -> ClassifierResult:
-    """Encoder stack + softmax head trained on the labelled subset only (plus validation labels if allowed)."""
-    import keras
-
-    from pipeline.models.autoencoders import classifier
-
-    model = classifier(
-        layers, labelled[0].shape[1], class_count,
-        encoder_weights=None if init == "scratch" else encoder_weights,
-        trainable_encoder=init != "frozen",
-    )
-    callbacks = []
-    if validation is not None:
-        callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=10, restore_best_weights=True))
-    history = fit(
-        model, *labelled, epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate,
-        loss="sparse_categorical_crossentropy", metrics=["accuracy"], validation_data=validation, callbacks=callbacks,
-    )
-    _, test_accuracy = model.evaluate(*test, batch_size=1024, verbose=0)
-    _, train_accuracy = model.evaluate(*labelled, batch_size=1024, verbose=0)  # the weights kept, not the last epoch's
-    metrics = {
-        "test_accuracy": float(test_accuracy),
-        "train_accuracy": float(train_accuracy),
-        "labels_seen": int(len(labelled[1]) + (len(validation[1]) if validation is not None else 0)),
-        "trainable_parameters": int(sum(np.prod(weight.shape) for weight in model.trainable_weights)),
-    }
-    return ClassifierResult(history, metrics)

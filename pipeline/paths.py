@@ -15,6 +15,7 @@ STACK_MODEL = Path("models/stack")
 STACK_METRICS = Path("metrics/stack.json")
 STACK_HISTORY = Path("plots/stack.csv")
 BASELINE_METRICS = Path("metrics/baseline.json")
+FEWLABEL_SUMMARY = Path("reports/fewlabel.csv")
 REPORTS = Path("reports")
 METRICS = Path("metrics")
 CHECKPOINTS = Path(".checkpoints")  # not a DVC output: DVC deletes outputs before it reruns a stage
@@ -37,12 +38,8 @@ def pretrain_history(layer: str) -> Path:
     return Path("plots/pretrain") / f"{layer}.csv"
 
 
-def classify_metrics(budget: int, init: str) -> Path:
-    return Path("metrics/classify") / f"{budget}-{init}.json"
-
-
-def classify_history(budget: int, init: str) -> Path:
-    return Path("plots/classify") / f"{budget}-{init}.csv"
+def classify_metrics(budget: int, recipe: str) -> Path:
+    return Path("metrics/classify") / f"{budget}-{recipe}.json"
 
 
 def checkpoint(stage: str) -> Path:

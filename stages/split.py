@@ -3,7 +3,7 @@
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
 from pipeline.data.prepare import ARRAY_NAMES
-from pipeline.data.split import budget_column, make_split, subset_images
+from pipeline.data.split import labelled, make_split, subset_images
 from stages._common import run, stage_name
 
 
@@ -13,7 +13,7 @@ def main(argv: list[str]) -> None:
     card = io.read_json(paths.CARD)
     table = make_split(
         arrays["train_labels"], arrays["test_labels"], len(card["class_names"]),
-        params.split.validation_size, params.split.budgets, params.seed,
+        params.split.validation_size, params.split.budgets, params.seed, params.split.draws,
     )
     io.write_arrays(paths.features(PIXELS), subset_images(arrays["train_images"], arrays["test_images"], table))
     io.write_csv(paths.SPLIT_TABLE, table)
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> None:
                             inputs=[paths.PREPARED, paths.CARD]) as logged:
         logged.log_metrics({
             **{f"{subset}_images": int(counts.get(subset, 0)) for subset in ("train", "valid", "test")},
-            **{f"labelled_{budget}": int(table[budget_column(budget)].sum()) for budget in params.split.budgets},
+            **{f"labelled_{budget}": len(labelled(table, budget)[0]) for budget in params.split.budgets},
         })
         logged.log_artifact(paths.SPLIT_TABLE)
 

@@ -31,14 +31,17 @@ def tiny_params(idx_dir: Path) -> dict:
     """The shipped params.yaml with everything shrunk: same keys, tiny sizes."""
     params = copy.deepcopy(default_params())
     params["data"].update(idx_dir=str(idx_dir), name="custom", class_names=[f"class <{i}>" for i in range(10)])
-    params["split"].update(budgets=[20, 50], validation_size=100)
+    params["split"].update(budgets=[20, 50], validation_size=100, draws=2)
     layers = params["pretrain"]["layers"]
     layers["l1"].update(units=32, epochs=3, batch_size=32)
     layers["l2"].update(units=16, epochs=3, batch_size=32)
     params["stack"].update(finetune_epochs=2, batch_size=32)
     params["report"].update(reconstructions=4)
-    # frozen is covered by the unit tests; two inits keep the matrix real and the suite short.
-    params["classify"].update(inits=["scratch", "finetune"], epochs=20, batch_size=16)
+    # frozen and autoencoder are covered by tests/test_fewlabel.py; two recipes keep the matrix real and the suite short.
+    classify = params["classify"]
+    classify["recipes"] = ["supervised", "propagation"]
+    classify["supervised"].update(epochs=20, batch_size=16)
+    classify["propagation"].update(neighbours=10, warmup_epochs=20, warmup_batch_size=16, epochs=3, batch_size=32, flip=False)
     params["baseline"].update(max_iter=200)
     tiny = {"epochs": 1, "batch_size": 64}  # the stages' wiring; tests/test_chapter.py checks what they learn
     chapter = params["chapter"]

@@ -12,7 +12,7 @@ from pipeline.config import DataParams
 from pipeline.data.idx import IDX_FILES, decode_idx, encode_idx, load_idx_directory, write_idx_directory
 from pipeline.data.known import KNOWN_DATASETS
 from pipeline.data.prepare import prepare
-from pipeline.data.split import budget_column, labelled, make_split, subset_images
+from pipeline.data.split import draw_count, labelled, make_split, subset_images
 from pipeline.data.synthetic import make_dataset
 from pipeline.errors import ConfigError, DataError
 from tests.conftest import ROOT, tiny_params
@@ -94,22 +94,31 @@ def test_real_fashion_mnist_matches_recorded_hashes():
     assert card["class_names"][0] == "T-shirt/top"
 
 
-def test_split_is_stratified_nested_seeded_and_disjoint():
+def test_split_draws_are_class_balanced_nested_independent_and_disjoint_from_validation_and_test():
     labels = np.repeat(np.arange(10), 60).astype(np.uint8)
     test_labels = np.arange(100, dtype=np.uint8) % 10
-    table = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=3)
-    again = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=3)
-    other = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=4)
+    table = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=3, draws=3)
+    again = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=3, draws=3)
+    other = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=4, draws=3)
     assert table.equals(again) and not table.equals(other)
+    assert draw_count(table) == 3
     valid = table[table.subset == "valid"]
     assert len(valid) == 100 and (valid.label.value_counts() == 10).all()
-    small, large = table[budget_column(20)], table[budget_column(50)]
-    assert (table[small].label.value_counts() == 2).all() and (table[large].label.value_counts() == 5).all()
-    assert not (small & ~large).any(), "budgets must be nested"
-    assert not (large & (table.subset != "train")).any(), "labelled images come from train only"
-    rows, chosen = labelled(table, 20)
-    train = table[table.subset == "train"]
-    assert np.array_equal(train.set_index("row").loc[rows, "label"].to_numpy(), chosen)
+    train = table[table.subset == "train"].set_index("row")
+    chosen_sets = []
+    for draw in (1, 2, 3):
+        small_rows, small_labels = labelled(table, 20, draw)
+        large_rows, large_labels = labelled(table, 50, draw)
+        assert (np.bincount(small_labels) == 2).all() and (np.bincount(large_labels) == 5).all(), "class-balanced"
+        assert set(small_rows) <= set(large_rows), "budgets are nested within a draw"
+        assert np.array_equal(train.loc[large_rows, "label"].to_numpy(), large_labels)
+        # rows index the train subset only: never a validation or test image
+        assert set(train.loc[large_rows, "source_index"]).isdisjoint(valid.source_index)
+        chosen_sets.append(frozenset(large_rows))
+    assert len(set(chosen_sets)) == 3, "each draw picks its own labelled images"
+    # one draw is the same whatever the number of draws: adding draws keeps the earlier ones
+    fewer = make_split(labels, test_labels, 10, validation_size=100, budgets=[20, 50], seed=3, draws=1)
+    assert np.array_equal(labelled(fewer, 50, 1)[0], labelled(table, 50, 1)[0])
 
 
 def test_split_refuses_budgets_a_class_cannot_fill():

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline import io
 from pipeline.errors import DataError
-from pipeline.report.render import markdown_escape, verdicts
+from pipeline.report.render import markdown_escape
 
 
 def test_failed_write_keeps_the_old_output(tmp_path):
@@ -41,15 +41,6 @@ def test_pickled_arrays_are_refused(tmp_path):
 def test_markdown_escape_neutralises_markup():
     assert markdown_escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
     assert markdown_escape("a|b *c* [d](e)") == r"a\|b \*c\* \[d\](e)"
-
-
-def test_verdicts_say_plainly_who_wins():
-    table = pd.DataFrame({"scratch": [0.5, 0.7], "finetune": [0.6, 0.65], "logistic_regression": [0.65, 0.6]},
-                         index=pd.Index([100, 1000], name="budget"))
-    assert verdicts(table) == [
-        "With 100 labels the fine-tuned pretrained encoder (0.6000) beats scratch, but not logistic regression.",
-        "With 1000 labels the fine-tuned pretrained encoder (0.6500) beats logistic regression, but not scratch.",
-    ]
 
 
 def test_nothing_is_deserialized_with_pickle():
@@ -97,11 +88,22 @@ def test_comparison_tables_show_what_differs_and_the_change():
     assert table.iloc[0].tolist() == ["stack", "mse", 0.5, 0.25, -0.25]
     assert table.iloc[1, 3] != table.iloc[1, 3], "a metric missing on one side is NaN, not zero"
 
-    from pipeline.compare import FIGURES, Comparison
+    from pipeline.compare import FIGURES, Comparison, fewlabel_side_by_side
 
-    comparison = Comparison([first, second], params, table)
+    fewlabel = lambda means, sds, draws: pd.DataFrame({  # noqa: E731
+        "budget": [100, 100], "recipe": ["propagation", "supervised"], "pretrained": [True, True],
+        "draws": draws, "mean_accuracy": means, "sd_accuracy": sds})
+    first.fewlabel = fewlabel([0.70, 0.70], [0.005, 0.03], 5)
+    second.fewlabel = fewlabel([0.75, 0.71], [0.005, 0.03], 5)
+    accuracy = fewlabel_side_by_side([first, second])
+    assert accuracy["main"].tolist() == ["0.7000 ± 0.0050", "0.7000 ± 0.0300"]
+    assert accuracy["noise <b>exp</b>"].tolist() == ["exceeds the noise (up)", "within the noise"]
+    assert accuracy["change <b>exp</b>"].round(4).tolist() == [0.05, 0.01]
+
+    comparison = Comparison([first, second], params, table, accuracy)
     markdown = environment().get_template("compare.md.j2").render(comparison=comparison, figures=FIGURES)
     page = environment().get_template("compare.html.j2").render(comparison=comparison, figures=FIGURES)
     assert "| stack | mse | 0.50000 | 0.25000 | -0.25000 |" in markdown
     assert "| stack | old | 1.00000 | - | - |" in markdown
+    assert "| 100 | propagation | True | 0.7000 ± 0.0050 | 0.7500 ± 0.0050 | +0.0500 | exceeds the noise (up) |" in markdown
     assert "<b>" not in markdown and "<b>" not in page and "&lt;b&gt;exp&lt;/b&gt;" in page

@@ -4,8 +4,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from pipeline.config import LayerParams  # noqa: E402
-from pipeline.greedy import pretrain_layer, stack_layers, train_classifier  # noqa: E402
-from pipeline.config import ClassifyParams, StackParams  # noqa: E402
+from pipeline.greedy import pretrain_layer, stack_layers  # noqa: E402
+from pipeline.config import StackParams, SupervisedParams  # noqa: E402
+from pipeline.fewlabel import Problem, train  # noqa: E402
 from pipeline.models.autoencoders import ShallowAutoencoder, StackedAutoencoder, classifier  # noqa: E402
 from pipeline.training import Checkpoint, fingerprint, make_deterministic  # noqa: E402
 
@@ -67,13 +68,15 @@ def test_classifier_inits(pixels):
 
     labels = (pixels["train"][:, 0] > np.median(pixels["train"][:, 0])).astype(int)
     test_labels = (pixels["test"][:, 0] > np.median(pixels["train"][:, 0])).astype(int)
-    params = ClassifyParams(epochs=30, batch_size=16)
-    result = train_classifier(LAYERS, weights, "finetune", (pixels["train"], labels), (pixels["test"], test_labels), 2, params)
-    assert result.metrics["labels_seen"] == 200
-    assert result.metrics["test_accuracy"] > 0.7
-    with_valid = train_classifier(LAYERS, weights, "frozen", (pixels["train"][:20], labels[:20]),
-                                  (pixels["test"], test_labels), 2, params, validation=(pixels["valid"], labels[:40]))
-    assert with_valid.metrics["labels_seen"] == 60
+    params = SupervisedParams(epochs=30, batch_size=16)
+    problem = Problem(LAYERS, weights, pixels["train"], np.arange(200), labels, (pixels["test"], test_labels), 2, 0)
+    result = train("supervised", problem, params, pretrained=True)
+    assert result["labels_seen"] == 200
+    assert result["test_accuracy"] > 0.7
+    few = Problem(LAYERS, weights, pixels["train"], np.arange(20), labels[:20], (pixels["test"], test_labels), 2, 0,
+                  validation=(pixels["valid"], labels[:40]))
+    with_valid = train("frozen", few, params, pretrained=True)
+    assert with_valid["labels_seen"] == 60 and with_valid["trainable_parameters"] == 6 * 2 + 2
 
 
 def test_training_is_deterministic(pixels):

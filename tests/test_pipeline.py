@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -74,7 +75,7 @@ def repo(tmp_path_factory, tiny_idx) -> Path:
 
 def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     ran = stages_run(repo.joinpath("first_run.log").read_text())
-    classify = {f"classify@{budget}-{init}" for budget in (20, 50) for init in ("scratch", "finetune")}
+    classify = {f"classify@{budget}-{recipe}" for budget in (20, 50) for recipe in ("supervised", "propagation")}
     chapter = {f"chapter@{name}" for name in TRAINED_ON_PIXELS} | {"features"}
     assert ran == {"validate", "fetch", "split", "pretrain@l1", "pretrain@l2", "stack", "baseline", "report"} | classify | chapter
 
@@ -86,8 +87,14 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
         assert metrics["test_mse"] > 0
     stack = json.loads((repo / "metrics/stack.json").read_text())
     assert stack["test_mse_after_finetune"] < stack["test_mse_before_finetune"]
-    accuracy = json.loads((repo / "metrics/classify/50-finetune.json").read_text())
-    assert accuracy["labels_seen"] == 50 and accuracy["test_accuracy"] > 0.3
+    accuracy = json.loads((repo / "metrics/classify/50-propagation.json").read_text())
+    for init in ("pretrained", "random"):
+        assert accuracy[init]["draw_1"]["labels_seen"] == 50 and accuracy[init]["test_accuracy_mean"] > 0.3
+    assert any(accuracy[init]["draw_1"] != accuracy[init]["draw_2"] for init in ("pretrained", "random")), \
+        "each draw trains on its own labelled images"
+    fewlabel = pd.read_csv(repo / "reports/fewlabel.csv")
+    assert len(fewlabel) == 2 * (2 * 2 + 1) and set(fewlabel.recipe) == {"supervised", "propagation", "logistic_regression"}
+    assert fewlabel.draws.eq(2).all() and fewlabel.diff_vs_logistic_low.notna().sum() == 8
 
     html = (repo / "reports/index.html").read_text()
     assert "data:image/png;base64," in html and "<img src=\"figures/" not in html, "the page must be self-contained"
@@ -96,6 +103,8 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     markdown = (repo / "reports/report.md").read_text()
     assert "idx &lt;b&gt;&amp;amp;" in markdown and "<b>" not in markdown
     assert "Test accuracy against the number of labels" in markdown and "| 50 |" in markdown
+    assert " ± " in markdown and "95 % Student-t interval of their paired difference" in markdown
+    assert "With 50 labels (2 draws), the best recipe is" in markdown
     assert sorted(p.name for p in (repo / "reports/figures").iterdir()) == sorted([
         "accuracy_vs_labels.png", "learning_curves.png", "reconstructions.png",
         *(f"chapter_{name}.png" for name in TECHNIQUES)])
@@ -109,7 +118,7 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
 def test_dvc_sees_metrics_and_plots(repo):
     shown = json.loads(dvc(repo, "metrics", "show", "--json").stdout)
     files = next(iter(shown.values()))["data"]
-    assert "metrics/classify/20-scratch.json" in files and "metrics/baseline.json" in files
+    assert "metrics/classify/20-supervised.json" in files and "metrics/baseline.json" in files
     dvc(repo, "plots", "show", "-o", "dvc_plots")
     assert "Test accuracy against labels" in (repo / "dvc_plots/index.html").read_text()
 
@@ -194,12 +203,11 @@ def test_second_repro_runs_nothing(repo):
 def test_a_classify_change_touches_no_pretrain_stack_or_chapter_stage(repo, tiny_idx):
     """What `dvc repro` would rerun, asked of `dvc status` (the same decision, without the training)."""
     params = tiny_params(tiny_idx)
-    params["classify"]["learning_rate"] = 0.002
+    params["classify"]["propagation"]["learning_rate"] = 0.002
     write_params(repo, params)
     changed = set(json.loads(dvc(repo, "status", "--json").stdout))
     write_params(repo, tiny_params(tiny_idx))
-    assert changed == {"validate", "report"} | {
-        f"classify@{budget}-{init}" for budget in (20, 50) for init in ("scratch", "finetune")}
+    assert changed == {"validate", "report"} | {f"classify@{budget}-propagation" for budget in (20, 50)}
     assert json.loads(dvc(repo, "status", "--json").stdout) == {}
 
 
@@ -207,7 +215,7 @@ def test_bad_params_stop_with_one_line_and_touch_nothing(repo, tiny_idx):
     before = lock_hashes(repo)
     model = (repo / "models/stack/l1/encoder_kernel.npy").read_bytes()
     params = tiny_params(tiny_idx)
-    params["classify"]["learning_rate"] = 0.002
+    params["classify"]["supervised"]["learning_rate"] = 0.002
     params["pretrain"]["layers"]["l2"]["units"] = -5
     write_params(repo, params)
     result = dvc(repo, "repro", check=False)
@@ -353,7 +361,7 @@ def test_queued_experiments_run_two_at_a_time_and_every_stage_run_reaches_mlflow
               for state in group["revs"]}
     for name, c in QUEUED.items():
         assert states[name]["params"]["params.yaml"]["data"]["baseline"]["C"] == c
-        assert "test_accuracy" in states[name]["metrics"]["metrics/baseline.json"]["data"]
+        assert "test_accuracy_mean" in states[name]["metrics"]["metrics/baseline.json"]["data"]["20"]
 
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("layerwise").experiment_id
@@ -371,7 +379,9 @@ def test_compare_two_experiments_side_by_side(repo):
     assert "wrote" in result.stdout
     markdown = (repo / "comparison/compare.md").read_text()
     assert "| baseline.C | 0.25 | 4.0 |" in markdown
-    assert re.search(r"\| baseline \| test\\_accuracy\\_20 \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \|", markdown), markdown
+    assert re.search(r"\| baseline \| 20\.test\\_accuracy\\_mean \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \|", markdown), markdown
+    assert re.search(r"\| 20 \| logistic\\_regression \| False \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \| [+-][\d.]+ \| "
+                     r"(within the noise|exceeds the noise \((up|down)\)) \|", markdown), markdown
     figures = ["accuracy_vs_labels", "learning_curves", "reconstructions", *(f"chapter_{name}" for name in TECHNIQUES)]
     assert sorted(path.name for path in (repo / "comparison/figures").iterdir()) == sorted(
         f"{index}-{name}.png" for index in (0, 1) for name in figures)

@@ -10,20 +10,21 @@ from pipeline.errors import ConfigError
 SUBSETS = ("train", "valid", "test")
 
 
-def budget_column(budget: int) -> str:
-    return f"labelled_{budget}"
+def draw_column(draw: int) -> str:
+    """The column that ranks each training image within its class for one labelled draw (-1: not drawable)."""
+    return f"rank_{draw}"
 
 
 def make_split(
     train_labels: np.ndarray, test_labels: np.ndarray, class_count: int,
-    validation_size: int, budgets: list[int], seed: int,
+    validation_size: int, budgets: list[int], seed: int, draws: int = 1,
 ) -> pd.DataFrame:
-    """One row per image: which subset it is in, its row in that subset, and the budgets it is labelled in.
+    """One row per image: which subset it is in, its row in that subset, and its rank in each labelled draw.
 
-    The validation set is stratified; the labelled subsets are drawn from what remains, the same
-    number per class, and nested (the 100 labels are among the 600), so budgets differ only in size.
+    The validation set is stratified. Each draw ranks the remaining training images of every class in a
+    fresh random order; a budget of B labels takes the B / classes first of each class, so the subsets are
+    class-balanced and nested within a draw (the 100 labels are among the 600), and draws are independent.
     """
-    rng = np.random.default_rng(seed)
     counts = np.bincount(train_labels, minlength=class_count)
     if validation_size >= len(train_labels):
         raise ConfigError(
@@ -35,41 +36,46 @@ def make_split(
     remainder = validation_size - per_class_valid.sum()
     per_class_valid[np.argsort(-(shares - per_class_valid), kind="stable")[:remainder]] += 1
 
+    rng = np.random.default_rng(seed)
     is_valid = np.zeros(len(train_labels), dtype=bool)
-    labelled_rank = np.full(len(train_labels), -1, dtype=np.int64)
+    pools = []
     for label in range(class_count):
         members = rng.permutation(np.flatnonzero(train_labels == label))
         is_valid[members[: per_class_valid[label]]] = True
-        pool = members[per_class_valid[label]:]
-        labelled_rank[pool] = np.arange(len(pool))
+        pools.append(np.sort(members[per_class_valid[label]:]))
         for budget in budgets:
             if budget % class_count:
                 raise ConfigError(
                     f"split.budgets: got {budget}, must be a multiple of the {class_count} classes (the subsets are class-balanced)"
                 )
-            if budget // class_count > len(pool):
+            if budget // class_count > len(pools[-1]):
                 raise ConfigError(
                     f"split.budgets: got {budget}, needs {budget // class_count} labelled images of class {label}, "
-                    f"which has only {len(pool)} outside the validation set"
+                    f"which has only {len(pools[-1])} outside the validation set"
                 )
+    ranks = np.full((draws, len(train_labels)), -1, dtype=np.int64)
+    for draw in range(draws):
+        draw_rng = np.random.default_rng([seed, draw + 1])
+        for pool in pools:
+            ranks[draw, draw_rng.permutation(pool)] = np.arange(len(pool))
 
     rows = []
     for subset, mask in (("train", ~is_valid), ("valid", is_valid)):
         index = np.flatnonzero(mask)
         rows.append(pd.DataFrame({
             "subset": subset, "row": np.arange(len(index)), "source_index": index,
-            "label": train_labels[index].astype(np.int64), "labelled_rank": labelled_rank[index],
+            "label": train_labels[index].astype(np.int64),
+            **{draw_column(draw + 1): ranks[draw, index] for draw in range(draws)},
         }))
     rows.append(pd.DataFrame({
         "subset": "test", "row": np.arange(len(test_labels)), "source_index": np.arange(len(test_labels)),
-        "label": test_labels.astype(np.int64), "labelled_rank": -1,
+        "label": test_labels.astype(np.int64), **{draw_column(draw + 1): -1 for draw in range(draws)},
     }))
-    table = pd.concat(rows, ignore_index=True)
-    for budget in budgets:
-        table[budget_column(budget)] = (table["subset"] == "train") & (table["labelled_rank"] >= 0) & (
-            table["labelled_rank"] < budget // class_count
-        )
-    return table
+    return pd.concat(rows, ignore_index=True)
+
+
+def draw_count(table: pd.DataFrame) -> int:
+    return sum(1 for column in table.columns if column.startswith("rank_"))
 
 
 def subset_images(images_train: np.ndarray, images_test: np.ndarray, table: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -85,9 +91,11 @@ def subset_images(images_train: np.ndarray, images_test: np.ndarray, table: pd.D
     }
 
 
-def labelled(table: pd.DataFrame, budget: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (in the train features) and labels of one budget's labelled subset."""
-    chosen = table[table[budget_column(budget)]]
+def labelled(table: pd.DataFrame, budget: int, draw: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (in the train features) and labels of one budget's labelled subset in one draw (counted from 1)."""
+    class_count = table["label"].max() + 1
+    ranks = table[draw_column(draw)]
+    chosen = table[(table["subset"] == "train") & (ranks >= 0) & (ranks < budget // class_count)]
     return chosen["row"].to_numpy(), chosen["label"].to_numpy()
 
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-INIT_STYLES = {"scratch": "o--", "frozen": "s-.", "finetune": "D-", "logistic_regression": "x:"}
+RECIPE_STYLES = {"supervised": "o--", "frozen": "s-.", "autoencoder": "^-", "propagation": "D-", "logistic_regression": "x:"}
 
 
 def _image(ax, image: np.ndarray, side: int) -> None:
@@ -76,17 +76,21 @@ def learning_curves(histories: dict[str, pd.DataFrame], columns: tuple[str, ...]
     return figure
 
 
-def accuracy_vs_labels(accuracy: pd.DataFrame) -> plt.Figure:
-    """One line per init (and the logistic baseline): test accuracy against the number of labels."""
-    figure, ax = plt.subplots(figsize=(6, 3.8))
-    for method in accuracy.columns:
-        ax.plot(accuracy.index, accuracy[method], INIT_STYLES.get(method, "-"), label=method.replace("_", " "))
+def accuracy_vs_labels(means: pd.DataFrame, spreads: pd.DataFrame | None = None) -> plt.Figure:
+    """One line per method: mean test accuracy against the number of labels, one-sd error bars."""
+    figure, ax = plt.subplots(figsize=(7, 4.4))
+    for index, method in enumerate(means.columns):
+        recipe = method.removesuffix("_random")
+        errors = None if spreads is None else spreads[method].fillna(0).to_numpy()
+        ax.errorbar(means.index, means[method], yerr=errors, fmt=RECIPE_STYLES.get(recipe, "o-"), capsize=3,
+                    color=f"C{index}", alpha=0.55 if method.endswith("_random") else 1.0,
+                    label=method.replace("_", " ").replace(" random", " (random start)"))
     ax.set_xscale("log")
-    ax.set_xticks(accuracy.index, [str(budget) for budget in accuracy.index])
+    ax.set_xticks(means.index, [str(budget) for budget in means.index])
     ax.set_xlabel("labelled training images")
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     figure.tight_layout()
     return figure
 

@@ -18,18 +18,18 @@ from pipeline.report import chapter as chapter_figures
 from pipeline.report.figures import png_bytes
 
 TEMPLATES = Path(__file__).parent / "templates"
-BASELINE = "logistic_regression"
 
 
-def accuracy_table(params: Params) -> pd.DataFrame:
-    """Test accuracy, one row per label budget, one column per init plus the logistic baseline."""
-    baseline = io.read_json(paths.BASELINE_METRICS)["test_accuracy"]
-    rows = []
-    for budget in params.split.budgets:
-        row = {init: io.read_json(paths.classify_metrics(budget, init))["test_accuracy"] for init in params.classify.inits}
-        row[BASELINE] = baseline[str(budget)]
-        rows.append(row)
-    return pd.DataFrame(rows, index=pd.Index(params.split.budgets, name="budget"))
+def accuracy_display(means: pd.DataFrame, spreads: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy as 'mean ± sd' over the draws, one row per budget, one column per method (titled)."""
+    return pd.DataFrame({_method_label(column): [f"{mean:.4f}" if spread != spread else f"{mean:.4f} ± {spread:.4f}"
+                                                 for mean, spread in zip(means[column], spreads[column])]
+                         for column in means.columns}, index=means.index)
+
+
+def _method_label(column: str) -> str:
+    """A short column title: ``propagation``, ``propagation (random start)``, ``logistic regression``."""
+    return column.replace("_random", " (random start)").replace("_", " ")
 
 
 def layer_table(params: Params) -> pd.DataFrame:
@@ -50,36 +50,20 @@ def _option(kind: str, amount: float) -> str:
 
 
 def all_metrics(params: Params) -> pd.DataFrame:
-    """Every metric of the run in one long table: stage, metric, value."""
+    """Every metric of the run in one long table: stage, metric (nested keys joined by dots), value."""
     sources = {f"pretrain@{name}": paths.pretrain_metrics(name) for name in params.pretrain.layers}
     sources["stack"] = paths.STACK_METRICS
     for budget in params.split.budgets:
-        for init in params.classify.inits:
-            sources[f"classify@{budget}-{init}"] = paths.classify_metrics(budget, init)
+        for recipe in params.classify.recipes:
+            sources[f"classify@{budget}-{recipe}"] = paths.classify_metrics(budget, recipe)
+    sources["baseline"] = paths.BASELINE_METRICS
     sources.update({"features" if name == "features" else f"chapter@{name}": paths.chapter_metrics(name) for name in TECHNIQUES})
     rows = [
         {"stage": stage, "metric": metric, "value": value}
-        for stage, path in sources.items() for metric, value in io.read_json(path).items()
+        for stage, path in sources.items()
+        for metric, value in pd.json_normalize(io.read_json(path)).iloc[0].items()
     ]
-    baseline = io.read_json(paths.BASELINE_METRICS)["test_accuracy"]
-    rows += [{"stage": "baseline", "metric": f"test_accuracy_{budget}", "value": value} for budget, value in baseline.items()]
     return pd.DataFrame(rows)
-
-
-def verdicts(accuracy: pd.DataFrame) -> list[str]:
-    """Plain sentences: does the fine-tuned pretrained encoder beat scratch and the logistic baseline?"""
-    sentences = []
-    if "finetune" not in accuracy:
-        return ["The fine-tuned encoder was not run (classify.inits), so there is no verdict."]
-    for budget, row in accuracy.iterrows():
-        rivals = {name: row[name] for name in ("scratch", BASELINE) if name in row}
-        beaten = [name.replace("_", " ") for name, value in rivals.items() if row["finetune"] > value]
-        lost = [name.replace("_", " ") for name, value in rivals.items() if row["finetune"] <= value]
-        verdict = "beats " + " and ".join(beaten) if beaten else "beats neither"
-        if beaten and lost:
-            verdict += ", but not " + " and ".join(lost)
-        sentences.append(f"With {budget} labels the fine-tuned pretrained encoder ({row['finetune']:.4f}) {verdict}.")
-    return sentences
 
 
 @dataclass
@@ -197,7 +181,7 @@ class Report:
     card: dict
     layers: pd.DataFrame
     stack: dict
-    accuracy: pd.DataFrame
+    accuracy: pd.DataFrame  # 'mean ± sd' per budget and method
     metrics: pd.DataFrame
     verdicts: list[str]
     figures: dict[str, Figure] = field(default_factory=dict)
@@ -206,10 +190,22 @@ class Report:
     @property
     def labels_note(self) -> str:
         if self.params.classify.use_validation_labels:
-            return (f"Beyond its budget, each classifier also sees the {self.params.split.validation_size} "
+            return (f"Beyond its budget, each supervised classifier also sees the {self.params.split.validation_size} "
                     "validation labels, used for early stopping.")
-        return ("No classifier sees any label beyond its budget: training runs a fixed number of epochs "
+        return ("No classifier sees any label beyond its budget: training runs a fixed number of epochs or steps, "
                 "and the validation labels are never used.")
+
+    @property
+    def protocol(self) -> str:
+        draws = self.params.split.draws
+        return (f"Each budget has {draws} independent, class-balanced labelled draw{'s' if draws > 1 else ''} "
+                "(nested within a draw: the smaller budgets' labels are among the larger ones'); every recipe and the "
+                "logistic regression train on each draw with its own seed, and the table gives the mean and standard "
+                "deviation of the test accuracy over the draws. A method beats another only when the "
+                "95 % Student-t interval of their paired difference over the same draws excludes zero. "
+                "The unlabelled images are the training images only (never the test images, which only score "
+                "the final models), and the recipes' settings were chosen once, on the validation split, "
+                "the same for every budget.")
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")

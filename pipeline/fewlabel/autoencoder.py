@@ -1,0 +1,70 @@
+"""A semi-supervised autoencoder: encoder, softmax head and stacked decoder trained together.
+
+In the spirit of ladder networks (Rasmus et al., 2015), without their lateral connections and per-layer
+costs: Gaussian noise corrupts the input, the head learns the labels of the labelled batch (cross-entropy)
+and the decoder reconstructs the clean unlabelled batch from its corrupted codings (mean squared error),
+so the unlabelled images keep the encoder a good autoencoder while the labels shape it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.config import AutoencoderRecipeParams
+from pipeline.fewlabel import Problem
+
+
+def batches(labelled_count: int, pool_count: int, params: AutoencoderRecipeParams, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per step, the rows of one labelled and one unlabelled batch: shuffled passes, a pure function of the seed."""
+    rng = np.random.default_rng(seed)
+
+    def passes(count: int, size: int) -> np.ndarray:
+        needed = params.steps * size
+        order = np.concatenate([rng.permutation(count) for _ in range(-(-needed // count))])
+        return order[:needed].reshape(params.steps, size)
+
+    return passes(labelled_count, params.labelled_batch), passes(pool_count, params.unlabelled_batch)
+
+
+def train(problem: Problem, params: AutoencoderRecipeParams, pretrained: bool) -> dict[str, float]:
+    import keras
+    import tensorflow as tf
+
+    from pipeline.fewlabel.supervised import scores
+    from pipeline.models.autoencoders import StackedAutoencoder
+
+    stacked = StackedAutoencoder(problem.layers, problem.pool.shape[1])
+    if pretrained:
+        stacked.load(problem.weights)
+    head = keras.layers.Dense(problem.class_count, activation="softmax", name="softmax_head")
+    model = keras.Model(stacked.encoder.inputs, head(stacked.encoder.outputs[0]), name="classifier")
+    decoder_layers = [stacked.autoencoder.decoder_layer(name) for name in reversed(list(problem.layers))]
+    variables = model.trainable_variables + [v for layer in decoder_layers for v in layer.trainable_variables
+                                             if not any(v is w for w in model.trainable_variables)]
+    optimizer = keras.optimizers.Adam(params.learning_rate)
+    optimizer.build(variables)
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy()
+    x_labelled, y_labelled = problem.labelled
+    pool = tf.constant(problem.pool)
+
+    @tf.function
+    def step(labelled_x, labelled_y, unlabelled_x, noise_seed):
+        both = tf.concat([labelled_x, unlabelled_x], axis=0)
+        noisy = both + params.noise_stddev * tf.random.stateless_normal(tf.shape(both), noise_seed)
+        with tf.GradientTape() as tape:
+            codings = stacked.encoder(noisy, training=True)
+            count = tf.shape(labelled_x)[0]
+            loss = cross_entropy(labelled_y, head(codings[:count]))
+            reconstruction = codings[count:]
+            for layer in decoder_layers:
+                reconstruction = layer(reconstruction)
+            loss += params.reconstruction_weight * tf.reduce_mean(tf.square(reconstruction - unlabelled_x))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    labelled_rows, pool_rows = batches(len(y_labelled), len(problem.pool), params, problem.seed)
+    for index in range(params.steps):
+        step(tf.constant(x_labelled[labelled_rows[index]]), tf.constant(y_labelled[labelled_rows[index]]),
+             tf.gather(pool, pool_rows[index]), tf.constant([problem.seed, index], dtype=tf.int64))
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return scores(model, problem)

@@ -1,0 +1,105 @@
+"""The few-label results of a run, read back from the classify and baseline metrics: tables and verdicts.
+
+Every comparison is paired over the same labelled draws; "better" needs the 95 % interval of the paired
+difference to exclude zero (:mod:`pipeline.fewlabel.stats`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline import io, paths
+from pipeline.config import Params
+from pipeline.fewlabel import TITLES
+from pipeline.fewlabel.stats import CONFIDENCE, paired_interval, per_draw, verdict
+
+BASELINE = "logistic_regression"
+FEWLABEL_COLUMNS = ["budget", "recipe", "pretrained", "draws", "mean_accuracy", "sd_accuracy",
+                    "diff_vs_logistic_low", "diff_vs_logistic_high"]
+
+
+def method_name(recipe: str, init: str) -> str:
+    """Column name of a recipe and initialisation: ``propagation`` (pretrained) or ``propagation_random``."""
+    return recipe if init == "pretrained" else f"{recipe}_random"
+
+
+def method_title(recipe: str, init: str | None = None) -> str:
+    return TITLES[recipe] + ("" if init in (None, "pretrained") else ", random start")
+
+
+def draw_accuracies(params: Params) -> dict[int, dict[tuple[str, str | None], np.ndarray]]:
+    """Per budget, each (recipe, init)'s test accuracy on every draw, and the logistic regression's (init None)."""
+    baseline = io.read_json(paths.BASELINE_METRICS)
+    results = {}
+    for budget in params.split.budgets:
+        results[budget] = {(BASELINE, None): per_draw(baseline[str(budget)])}
+        for recipe in params.classify.recipes:
+            metrics = io.read_json(paths.classify_metrics(budget, recipe))
+            for init in params.classify.initialisations:
+                results[budget][(recipe, init)] = per_draw(metrics[init])
+    return results
+
+
+def fewlabel_table(accuracies: dict[int, dict[tuple[str, str | None], np.ndarray]]) -> pd.DataFrame:
+    """One row per budget x recipe x initialisation (and the logistic regression), the paired interval to it."""
+    rows = []
+    for budget, methods in accuracies.items():
+        baseline = methods[(BASELINE, None)]
+        for (recipe, init), values in methods.items():
+            _, low, high = paired_interval(values, baseline) if init is not None else (0, np.nan, np.nan)
+            rows.append({"budget": budget, "recipe": recipe, "pretrained": init == "pretrained", "draws": len(values),
+                         "mean_accuracy": values.mean(), "sd_accuracy": values.std(ddof=1) if len(values) > 1 else np.nan,
+                         "diff_vs_logistic_low": low, "diff_vs_logistic_high": high})
+    return pd.DataFrame(rows, columns=FEWLABEL_COLUMNS)
+
+
+def mean_table(accuracies: dict) -> pd.DataFrame:
+    """Mean test accuracy, one row per budget, one column per method (for the figure and the DVC plot)."""
+    return pd.DataFrame([{(BASELINE if init is None else method_name(recipe, init)): values.mean()
+                          for (recipe, init), values in methods.items()} for methods in accuracies.values()],
+                        index=pd.Index(list(accuracies), name="budget"))
+
+
+def spread_table(accuracies: dict) -> pd.DataFrame:
+    """Sample standard deviation over draws, shaped like :func:`mean_table` (NaN for one draw)."""
+    return pd.DataFrame([{(BASELINE if init is None else method_name(recipe, init)):
+                          (values.std(ddof=1) if len(values) > 1 else np.nan)
+                          for (recipe, init), values in methods.items()} for methods in accuracies.values()],
+                        index=pd.Index(list(accuracies), name="budget"))
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def _comparison(first: np.ndarray, second: np.ndarray, second_name: str) -> str:
+    mean, low, high = paired_interval(first, second)
+    outcome = verdict(low, high)
+    if outcome == "no interval":
+        return (f"{_points(mean)} points against {second_name} on one draw: no interval can be given, "
+                "so no winner either (set split.draws to 2 or more)")
+    interval = f"{_points(mean)} points against {second_name} ({CONFIDENCE:.0%} interval {_points(low)} to {_points(high)})"
+    return {"better": f"beats {second_name}: {interval}", "worse": f"is beaten by {second_name}: {interval}",
+            "within the noise": f"is within the noise of {second_name}: {interval}"}[outcome]
+
+
+def verdicts(accuracies: dict) -> list[str]:
+    """Per budget: how the best recipe compares with logistic regression, and with its own random start."""
+    sentences = []
+    for budget, methods in accuracies.items():
+        recipes = {key: values for key, values in methods.items() if key[1] is not None}
+        if not recipes:
+            continue
+        (recipe, init), best = max(recipes.items(), key=lambda item: item[1].mean())
+        draws = len(best)
+        sentence = (f"With {budget} labels ({draws} draw{'s' if draws > 1 else ''}), the best recipe is "
+                    f"{method_title(recipe, init)} at {best.mean():.4f}; it "
+                    + _comparison(best, methods[(BASELINE, None)], "logistic regression"))
+        twin = "random" if init == "pretrained" else "pretrained"
+        if (recipe, twin) in methods:
+            sentence += "; the pretrained start " + _comparison(
+                *((best, methods[(recipe, twin)]) if init == "pretrained" else (methods[(recipe, twin)], best)),
+                "the random start")
+        sentences.append(sentence + ".")
+    return sentences

@@ -1,0 +1,122 @@
+"""Few-label recipes and their statistics: intervals over draws, propagation on a toy graph, every recipe
+learning a tiny separable problem."""
+
+import numpy as np
+import pytest
+
+from pipeline.config import AutoencoderRecipeParams, LayerParams, PropagationParams, SupervisedParams
+from pipeline.errors import ConfigError
+from pipeline.fewlabel.results import BASELINE, fewlabel_table, mean_table, verdicts
+from pipeline.fewlabel.stats import paired_interval, per_draw, summarise, unpaired_interval, verdict
+
+
+def test_a_consistent_gain_is_better_and_a_noisy_one_is_within_the_noise():
+    baseline = np.array([0.70, 0.72, 0.69, 0.71, 0.70])
+    mean, low, high = paired_interval(baseline + np.array([0.05, 0.06, 0.05, 0.04, 0.05]), baseline)
+    assert mean == pytest.approx(0.05) and 0 < low < 0.05 < high and verdict(low, high) == "better"
+    noisy = baseline + np.array([0.03, -0.02, 0.04, -0.03, 0.01])
+    mean, low, high = paired_interval(noisy, baseline)
+    assert low < 0 < high and verdict(low, high) == "within the noise"
+    assert verdict(*paired_interval(baseline, baseline + 0.05)[1:]) == "worse"
+    # The pairing matters: the same gain drowned by draw-to-draw spread is noise for an unpaired comparison.
+    spread = np.array([0.60, 0.80, 0.65, 0.75, 0.70])
+    assert verdict(*paired_interval(spread + 0.01, spread)[1:]) == "better"
+    assert verdict(*unpaired_interval((spread.mean() + 0.01, spread.std(ddof=1), 5), (spread.mean(), spread.std(ddof=1), 5))[1:]) == "within the noise"
+
+
+def test_one_draw_gives_no_interval_and_the_report_says_so():
+    mean, low, high = paired_interval([0.8], [0.7])
+    assert mean == pytest.approx(0.1) and np.isnan(low) and np.isnan(high) and verdict(low, high) == "no interval"
+    summary = summarise([{"test_accuracy": 0.8}])
+    assert np.isnan(summary["test_accuracy_sd"]) and per_draw(summary).tolist() == [0.8]
+    accuracies = {100: {(BASELINE, None): np.array([0.7]), ("supervised", "pretrained"): np.array([0.8]),
+                        ("supervised", "random"): np.array([0.75])}}
+    [sentence] = verdicts(accuracies)
+    assert "1 draw)" in sentence and "no interval can be given" in sentence and "beats" not in sentence
+    table = fewlabel_table(accuracies)
+    assert table["diff_vs_logistic_low"].isna().all() and table["draws"].eq(1).all()
+
+
+def test_fewlabel_table_and_verdicts_over_several_draws():
+    baseline = np.array([0.70, 0.71, 0.69])
+    accuracies = {100: {(BASELINE, None): baseline, ("propagation", "pretrained"): baseline + [0.08, 0.07, 0.09],
+                        ("propagation", "random"): baseline + [0.01, -0.02, 0.02]}}
+    table = fewlabel_table(accuracies)
+    assert list(table.columns) == ["budget", "recipe", "pretrained", "draws", "mean_accuracy", "sd_accuracy",
+                                   "diff_vs_logistic_low", "diff_vs_logistic_high"]
+    best = table[(table.recipe == "propagation") & table.pretrained].iloc[0]
+    assert best.mean_accuracy == pytest.approx(0.78) and 0 < best.diff_vs_logistic_low < 0.08 < best.diff_vs_logistic_high
+    assert table[table.recipe == BASELINE].pretrained.tolist() == [False]
+    [sentence] = verdicts(accuracies)
+    assert "beats logistic regression" in sentence and "the pretrained start beats the random start" in sentence
+    assert mean_table(accuracies).loc[100, "propagation_random"] == pytest.approx(0.7033, abs=1e-4)
+
+
+def test_poisson_learning_recovers_labels_on_a_toy_graph():
+    from sklearn.datasets import make_blobs
+
+    from pipeline.fewlabel.propagation import knn_graph, propagate
+
+    points, labels = make_blobs(n_samples=600, centers=[(0, 0), (8, 0), (0, 8)], cluster_std=1.0, random_state=0)
+    rows = np.array([np.flatnonzero(labels == label)[0] for label in range(3)])  # one label per class
+    for method in ("poisson", "laplace"):
+        predicted = propagate(knn_graph(points, 10), rows, labels[rows], 3, method)
+        assert np.mean(predicted == labels) > 0.95, method
+    with pytest.raises(ValueError, match=r"classes \[2\] have no labelled node"):
+        propagate(knn_graph(points, 10), rows[:2], labels[rows[:2]], 3)
+    far, far_labels = make_blobs(n_samples=60, centers=[(0, 0), (100, 0)], cluster_std=1.0, random_state=0)
+    only_first = np.flatnonzero(far_labels == 0)[:2]
+    with pytest.raises(ConfigError, match="graph of the 60 codings falls apart into 2 parts, 1 without any labelled"):
+        propagate(knn_graph(far, 3), only_first, np.array([0, 1]), 2)
+
+
+@pytest.fixture(scope="module")
+def separable():
+    """Tiny images of ten class templates with noise (clusters a nearest-neighbour graph can see), and a
+    2-layer stack pretrained on them."""
+    pytest.importorskip("keras")
+    from pipeline.data.synthetic import class_templates
+    from pipeline.greedy import pretrain_layer
+    from pipeline.training import make_deterministic
+
+    rng = np.random.default_rng(1)
+    templates = class_templates(10, 28, rng).reshape(10, -1).astype(np.float32)
+
+    def images(count):
+        labels = np.arange(count) % 10
+        pictures = templates[labels] * rng.uniform(0.7, 1.0, (count, 1)) + rng.normal(0, 0.1, (count, 784))
+        return np.clip(pictures, 0, 1).astype(np.float32), labels.astype(np.int64)
+
+    (train, train_labels), (test, test_labels) = images(500), images(200)
+    pixels = {"train": train, "valid": test[:50], "test": test}
+    layers = {"l1": LayerParams(input="pixels", units=32, output_activation="sigmoid", epochs=5, batch_size=32),
+              "l2": LayerParams(input="l1", units=16, epochs=5, batch_size=32)}
+    make_deterministic(0)
+    first = pretrain_layer("l1", layers["l1"], pixels, seed=0)
+    second = pretrain_layer("l2", layers["l2"], first.codings, seed=0)
+    return layers, {"l1": first.weights, "l2": second.weights}, pixels, {"train_labels": train_labels, "test_labels": test_labels}
+
+
+@pytest.mark.parametrize("recipe, params", [
+    ("supervised", SupervisedParams(epochs=30, batch_size=10)),
+    ("frozen", SupervisedParams(epochs=60, batch_size=10, learning_rate=0.01)),  # the head alone learns slowly
+    ("autoencoder", AutoencoderRecipeParams(steps=150, labelled_batch=10, unlabelled_batch=32)),
+    ("propagation", PropagationParams(neighbours=10, warmup_epochs=30, warmup_batch_size=10, epochs=5, batch_size=32,
+                                      flip=False)),  # the synthetic class templates are not mirror-symmetric
+])
+@pytest.mark.parametrize("pretrained", [True, False])
+def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, recipe, params, pretrained):
+    from pipeline.fewlabel import Problem, train
+    from pipeline.training import make_deterministic
+
+    layers, weights, pixels, data = separable
+    labels = data["train_labels"].astype(np.int64)
+    rows = np.concatenate([np.flatnonzero(labels == label)[:3] for label in range(10)])  # 30 labels
+    make_deterministic(0)
+    problem = Problem(layers, weights, pixels["train"], rows, labels[rows],
+                      (pixels["test"], data["test_labels"].astype(np.int64)), 10, 0, pool_labels=labels)
+    metrics = train(recipe, problem, params, pretrained=pretrained)
+    assert metrics["test_accuracy"] > 0.4, metrics  # chance is 0.1
+    assert metrics["labels_seen"] == 30
+    if recipe == "propagation":
+        assert metrics["propagated_label_accuracy"] > 0.5
