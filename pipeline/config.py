@@ -142,6 +142,7 @@ class PropagationParams(Strict):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 128
     learning_rate: LearningRate = 1e-3
+    labelled_share: Annotated[float, Field(gt=0, lt=1)] = 1 / 3  # of each epoch of the second training
     flip: bool = True  # mirror images left-right while training on propagated labels (not for digits or text)
     shift_pixels: Annotated[int, Field(ge=0, le=8)] = 2  # and shift them by up to this many pixels
 

@@ -135,7 +135,8 @@ class StageRun:
         history.to_csv(self.folder / "histories" / f"{prefix or '_'}.csv", index=False)
 
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
-        self.metrics.update({key: float(value) for key, value in flatten(metrics).items()})
+        # A metric without a value (the spread of a single draw) has nothing to log.
+        self.metrics.update({key: float(value) for key, value in flatten(metrics).items() if value is not None})
 
     def log_figure(self, figure, name: str) -> None:
         from pipeline.report.figures import png_bytes

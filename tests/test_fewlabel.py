@@ -28,7 +28,7 @@ def test_one_draw_gives_no_interval_and_the_report_says_so():
     mean, low, high = paired_interval([0.8], [0.7])
     assert mean == pytest.approx(0.1) and np.isnan(low) and np.isnan(high) and verdict(low, high) == "no interval"
     summary = summarise([{"test_accuracy": 0.8}])
-    assert np.isnan(summary["test_accuracy_sd"]) and per_draw(summary).tolist() == [0.8]
+    assert summary["test_accuracy_sd"] is None and per_draw(summary).tolist() == [0.8]
     accuracies = {100: {(BASELINE, None): np.array([0.7]), ("supervised", "pretrained"): np.array([0.8]),
                         ("supervised", "random"): np.array([0.75])}}
     [sentence] = verdicts(accuracies)

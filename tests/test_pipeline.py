@@ -211,6 +211,25 @@ def test_a_classify_change_touches_no_pretrain_stack_or_chapter_stage(repo, tiny
     assert json.loads(dvc(repo, "status", "--json").stdout) == {}
 
 
+def test_one_label_draw_still_runs_and_the_report_says_no_interval_can_be_given(repo, tiny_idx, tmp_path):
+    """In a copy of the repository (outputs and cache included), so the shared one keeps its two draws."""
+    copy = tmp_path / "one_draw"
+    shutil.copytree(repo, copy, symlinks=True)
+    params = tiny_params(tiny_idx)
+    params["split"]["draws"] = 1
+    write_params(copy, params)
+    ran = stages_run(dvc(copy, "repro").stdout)
+    assert {"split", "baseline", "report"} | {f"classify@{budget}-{recipe}" for budget in (20, 50)
+                                              for recipe in ("supervised", "propagation")} <= ran
+    assert not {"pretrain@l1", "pretrain@l2", "stack"} & ran, "the images and their codings did not change"
+    markdown = (copy / "reports/report.md").read_text()
+    assert "(1 draw)" in markdown and "no interval can be given" in markdown and "beats logistic" not in markdown
+    fewlabel = pd.read_csv(copy / "reports/fewlabel.csv")
+    assert fewlabel.draws.eq(1).all() and fewlabel.sd_accuracy.isna().all() and fewlabel.diff_vs_logistic_low.isna().all()
+    metrics = json.loads((copy / "metrics/classify/20-supervised.json").read_text())
+    assert metrics["pretrained"]["test_accuracy_sd"] is None and "draw_2" not in metrics["pretrained"]
+
+
 def test_bad_params_stop_with_one_line_and_touch_nothing(repo, tiny_idx):
     before = lock_hashes(repo)
     model = (repo / "models/stack/l1/encoder_kernel.npy").read_bytes()

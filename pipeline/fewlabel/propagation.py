@@ -6,7 +6,7 @@ codings are closest, and the labelled few spread over it by Poisson learning (Ca
 stays informative at very low label rates, where Laplace learning degenerates) or Laplace learning, both
 from ``graphlearning``, the package of Poisson learning's authors, with class sizes kept at the labelled
 images' class shares. A fresh encoder + head then learns from every training image with its propagated
-label (the labelled images with their true labels, repeated so they make up about a sixth of each epoch),
+label (the labelled images with their true labels, repeated so they make up a third of each epoch),
 mirrored and shifted at random, so the final model is an ordinary network that classifies images it never
 saw, test images included.
 """
@@ -18,9 +18,6 @@ import numpy as np
 from pipeline.config import PropagationParams
 from pipeline.errors import ConfigError
 from pipeline.fewlabel import Problem
-
-LABELLED_SHARE = 1 / 6  # of each epoch, so that the true labels are not drowned by the propagated ones
-
 
 def knn_graph(codings: np.ndarray, neighbours: int):
     """Sparse symmetric weights of the k-nearest-neighbour graph (Gaussian kernel scaled by each point's k-th distance)."""
@@ -64,11 +61,13 @@ def propagate(graph, rows: np.ndarray, labels: np.ndarray, class_count: int, met
     return predicted
 
 
-def training_set(pool: np.ndarray, propagated: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every image with its propagated label, true labels where known, the labelled images repeated."""
+def training_set(pool: np.ndarray, propagated: np.ndarray, rows: np.ndarray, labels: np.ndarray,
+                 labelled_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every image with its propagated label, true labels where known, the labelled images repeated so that
+    they make up about ``labelled_share`` of the set: the true labels are not drowned by the propagated ones."""
     targets = propagated.copy()
     targets[rows] = labels
-    repeats = max(1, round(LABELLED_SHARE * len(pool) / ((1 - LABELLED_SHARE) * len(rows))))
+    repeats = max(1, round(labelled_share * len(pool) / ((1 - labelled_share) * len(rows))))
     return (np.concatenate([pool, np.repeat(pool[rows], repeats, axis=0)]),
             np.concatenate([targets, np.repeat(labels, repeats)]))
 
@@ -113,7 +112,7 @@ def train(problem: Problem, params: PropagationParams, pretrained: bool) -> dict
     propagated = propagate(knn_graph(codings, params.neighbours), problem.labelled_rows, problem.labels,
                            problem.class_count, params.method)
     # 3. A fresh encoder + head learns from them, the true labels kept where known.
-    x, y = training_set(problem.pool, propagated, problem.labelled_rows, problem.labels)
+    x, y = training_set(problem.pool, propagated, problem.labelled_rows, problem.labels, params.labelled_share)
     model = start()
     trainer = augmented(model, side, params.flip, params.shift_pixels, problem.seed) if side * side == x.shape[1] else model
     fit(trainer, x, y, epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate,

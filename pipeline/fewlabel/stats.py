@@ -20,11 +20,12 @@ def draw_key(draw: int) -> str:
 
 
 def summarise(per_draw: Sequence[Mapping[str, float]], metric: str = "test_accuracy") -> dict:
-    """Every draw's metrics plus the mean and sample standard deviation of ``metric`` (NaN sd for one draw)."""
+    """Every draw's metrics plus the mean and sample standard deviation of ``metric`` (None for one draw:
+    JSON has no NaN)."""
     values = np.array([draw[metric] for draw in per_draw], dtype=np.float64)
     return {
         f"{metric}_mean": float(values.mean()),
-        f"{metric}_sd": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+        f"{metric}_sd": float(values.std(ddof=1)) if len(values) > 1 else None,
         **{draw_key(index + 1): dict(draw) for index, draw in enumerate(per_draw)},
     }
 
