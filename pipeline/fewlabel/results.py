@@ -77,11 +77,12 @@ def _comparison(first: np.ndarray, second: np.ndarray, second_name: str) -> str:
     mean, low, high = paired_interval(first, second)
     outcome = verdict(low, high)
     if outcome == "no interval":
-        return (f"{_points(mean)} points against {second_name} on one draw: no interval can be given, "
+        return (f"differs from {second_name} by {_points(mean)} points on one draw: no interval can be given, "
                 "so no winner either (set split.draws to 2 or more)")
-    interval = f"{_points(mean)} points against {second_name} ({CONFIDENCE:.0%} interval {_points(low)} to {_points(high)})"
-    return {"better": f"beats {second_name}: {interval}", "worse": f"is beaten by {second_name}: {interval}",
-            "within the noise": f"is within the noise of {second_name}: {interval}"}[outcome]
+    interval = f"{CONFIDENCE:.0%} interval {_points(low)} to {_points(high)}"
+    return {"better": f"beats {second_name} by {_points(mean)} points ({interval})",
+            "worse": f"is beaten by {second_name}: {_points(mean)} points ({interval})",
+            "within the noise": f"is within the noise of {second_name}: {_points(mean)} points ({interval})"}[outcome]
 
 
 def verdicts(accuracies: dict) -> list[str]:
