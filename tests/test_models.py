@@ -114,8 +114,8 @@ def test_interrupted_training_resumes_to_the_same_bytes(pixels, tmp_path, layer)
         make_deterministic(3)
         checkpoint = Checkpoint(tmp_path / directory, fingerprint(settings, [tmp_path / "inputs"]))
         model = ShallowAutoencoder(layer, params, 64)
-        from pipeline.training import fit_resumable
-        history = fit_resumable(model.autoencoder, pixels["train"], pixels["train"], epochs=params.epochs,
+        from pipeline.training import fit
+        history = fit(model.autoencoder, pixels["train"], pixels["train"], epochs=params.epochs,
                                 batch_size=params.batch_size, learning_rate=params.learning_rate, loss="mse",
                                 seed=3, checkpoint=checkpoint, validation_data=(pixels["valid"], pixels["valid"]),
                                 callbacks=list(callbacks))
@@ -141,3 +141,29 @@ def test_checkpoint_of_other_settings_is_not_resumed(pixels, tmp_path, capsys):
     assert Checkpoint(tmp_path / "c", "one").restore(model.autoencoder)[0] == 2
     assert Checkpoint(tmp_path / "c", "other").restore(model.autoencoder) == (0, [])
     assert "starting afresh" in capsys.readouterr().err
+
+
+def test_each_epoch_trains_on_the_batches_of_its_own_order_and_each_batch_is_augmented():
+    import tensorflow as tf
+
+    from pipeline.training import epoch_order, fit
+
+    count, batch_size, epochs, seed = 10, 4, 3, 5
+    rows = np.arange(count, dtype=np.float32)[:, None]  # each image is its own row number
+    seen = []
+
+    def record(images, batch_seed):
+        def note(values):
+            seen.append(tuple(values.numpy().ravel().astype(int)))
+            return values
+
+        return tf.py_function(note, [images], tf.float32)
+
+    make_deterministic(0)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    fit(model, rows, rows, epochs=epochs, batch_size=batch_size, learning_rate=1e-3, loss="mse", seed=seed,
+        augment=record)
+    expected = [tuple(order[start:start + batch_size]) for epoch in range(epochs)
+                for order in [epoch_order(seed, epoch, count)] for start in range(0, count, batch_size)]
+    assert sorted(seen) == sorted(expected)
+    assert len(set(expected)) > 3, "the epochs are shuffled differently"

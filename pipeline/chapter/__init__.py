@@ -25,6 +25,7 @@ class TechniqueResult:
     metrics: dict[str, float]
     arrays: dict[str, np.ndarray]  # what the report draws
     histories: dict[str, pd.DataFrame] = field(default_factory=dict)  # per model, per epoch
+    timings: dict[str, float] = field(default_factory=dict)  # wall-clock seconds: MLflow only, never DVC files
 
     def history_table(self) -> pd.DataFrame:
         """All models' learning curves in one long table (model, epoch, loss, val_loss): one DVC plot file."""

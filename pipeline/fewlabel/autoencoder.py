@@ -45,26 +45,31 @@ def train(problem: Problem, params: AutoencoderRecipeParams, pretrained: bool) -
     optimizer.build(variables)
     cross_entropy = keras.losses.SparseCategoricalCrossentropy()
     x_labelled, y_labelled = problem.labelled
-    pool = tf.constant(problem.pool)
+    labelled_x, labelled_y, pool = tf.constant(x_labelled), tf.constant(y_labelled), tf.constant(problem.pool)
+    labelled_rows, pool_rows = (tf.constant(rows) for rows in batches(len(y_labelled), len(problem.pool), params,
+                                                                      problem.seed))
 
-    @tf.function
-    def step(labelled_x, labelled_y, unlabelled_x, noise_seed):
-        both = tf.concat([labelled_x, unlabelled_x], axis=0)
+    @tf.function(jit_compile=True)  # one compiled program per step: XLA, as training.compile_for_speed
+    def step(index):
+        # tf.gather, not labelled_rows[index]: XLA would take a slice's index as a constant and recompile each step
+        labelled_batch = tf.gather(labelled_rows, index)
+        labelled = tf.gather(labelled_x, labelled_batch)
+        unlabelled = tf.gather(pool, tf.gather(pool_rows, index))
+        both = tf.concat([labelled, unlabelled], axis=0)
+        noise_seed = tf.stack([tf.constant(problem.seed, tf.int64), tf.cast(index, tf.int64)])
         noisy = both + params.noise_stddev * tf.random.stateless_normal(tf.shape(both), noise_seed)
         with tf.GradientTape() as tape:
             codings = stacked.encoder(noisy, training=True)
-            count = tf.shape(labelled_x)[0]
-            loss = cross_entropy(labelled_y, head(codings[:count]))
+            count = tf.shape(labelled)[0]
+            loss = cross_entropy(tf.gather(labelled_y, labelled_batch), head(codings[:count]))
             reconstruction = codings[count:]
             for layer in decoder_layers:
                 reconstruction = layer(reconstruction)
-            loss += params.reconstruction_weight * tf.reduce_mean(tf.square(reconstruction - unlabelled_x))
+            loss += params.reconstruction_weight * tf.reduce_mean(tf.square(reconstruction - unlabelled))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    labelled_rows, pool_rows = batches(len(y_labelled), len(problem.pool), params, problem.seed)
     for index in range(params.steps):
-        step(tf.constant(x_labelled[labelled_rows[index]]), tf.constant(y_labelled[labelled_rows[index]]),
-             tf.gather(pool, pool_rows[index]), tf.constant([problem.seed, index], dtype=tf.int64))
+        step(tf.constant(index))
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return scores(model, problem)

@@ -72,20 +72,32 @@ def training_set(pool: np.ndarray, propagated: np.ndarray, rows: np.ndarray, lab
             np.concatenate([targets, np.repeat(labels, repeats)]))
 
 
-def augmented(model, side: int, flip: bool, shift_pixels: int, seed: int):
-    """``model`` behind random mirroring and shifts of its (flat, square) input images, active in training only."""
-    import keras
+def flip_shift(side: int, flip: bool, shift_pixels: int):
+    """A batch augmentation for :func:`pipeline.training.fit`: each flat square image mirrored left-right with
+    probability 1/2 (``flip``) and shifted by a whole number of pixels, up to ``shift_pixels`` each way, the
+    uncovered border black; None when it would do nothing.
+
+    Each image draws one of the precomputed pixel maps (offset x mirror), applied as one gather in the input
+    pipeline, beside the compiled train step; a pure function of its stateless seed.
+    """
+    import tensorflow as tf
 
     if not flip and not shift_pixels:
-        return model
-    inputs = keras.Input(shape=(side * side,), name="pixels")
-    images = keras.layers.Reshape((side, side, 1))(inputs)
-    if flip:
-        images = keras.layers.RandomFlip("horizontal", seed=seed)(images)
-    if shift_pixels:
-        images = keras.layers.RandomTranslation(shift_pixels / side, shift_pixels / side, fill_mode="constant",
-                                                seed=seed)(images)
-    return keras.Model(inputs, model(keras.layers.Flatten()(images)), name=f"augmented_{model.name}")
+        return None
+    padded_side = side + 2 * shift_pixels
+    pixels = np.arange(side)
+    maps = [((top + pixels)[:, None] * padded_side + (left + (pixels[::-1] if mirrored else pixels))[None, :]).ravel()
+            for mirrored in ([False, True] if flip else [False])
+            for top in range(2 * shift_pixels + 1) for left in range(2 * shift_pixels + 1)]
+    maps = tf.constant(np.stack(maps), tf.int32)
+
+    def augment(images, seed):
+        count = tf.shape(images)[0]
+        padded = tf.pad(tf.reshape(images, (count, side, side)), [[0, 0], [shift_pixels] * 2, [shift_pixels] * 2])
+        chosen = tf.random.stateless_uniform((count,), seed, 0, len(maps), dtype=tf.int32)
+        return tf.gather(tf.reshape(padded, (count, -1)), tf.gather(maps, chosen), batch_dims=1)
+
+    return augment
 
 
 def train(problem: Problem, params: PropagationParams, pretrained: bool) -> dict[str, float]:
@@ -114,9 +126,9 @@ def train(problem: Problem, params: PropagationParams, pretrained: bool) -> dict
     # 3. A fresh encoder + head learns from them, the true labels kept where known.
     x, y = training_set(problem.pool, propagated, problem.labelled_rows, problem.labels, params.labelled_share)
     model = start()
-    trainer = augmented(model, side, params.flip, params.shift_pixels, problem.seed) if side * side == x.shape[1] else model
-    fit(trainer, x, y, epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate,
-        loss="sparse_categorical_crossentropy")
+    augment = flip_shift(side, params.flip, params.shift_pixels) if side * side == x.shape[1] else None
+    fit(model, x, y, epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate,
+        loss="sparse_categorical_crossentropy", augment=augment)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     metrics = scores(model, problem)
     if problem.pool_labels is not None:

@@ -108,10 +108,6 @@ class Section:
     figure: Figure
 
 
-def _seconds(value: float) -> str:
-    return f"{value:.1f}"
-
-
 def _rows(metrics: dict, models: dict[str, str], columns: dict[str, str]) -> pd.DataFrame:
     """A table with one row per model and one column per metric, from ``<model>_<metric>`` keys."""
     return pd.DataFrame([{"model": label, **{title: metrics.get(f"{model}_{key}", float("nan")) for key, title in columns.items()}}
@@ -138,8 +134,8 @@ def chapter_tables(chapter: dict[str, dict], params: Params) -> dict[str, pd.Dat
                       {"parameters": "parameters", "valid_mse": "validation MSE", "test_mse": "test MSE"}),
         "phases": _rows(chapter["phases"], {"separate_graphs": "(a) separate graphs", "phases_no_cache": "(b) one graph, phases, no cache",
                                             "phases_cache": "(b) one graph, phases, cached outputs", "joint": "(c) joint, from scratch"},
-                        {"valid_mse": "validation MSE", "test_mse": "test MSE", "seconds": "wall time (s)"}
-                        ).assign(**{"wall time (s)": lambda table: table["wall time (s)"].map(_seconds)}),
+                        {"valid_mse": "validation MSE", "test_mse": "test MSE",
+                         "work": "training work (M multiply-adds per image)"}),
         "denoising": _rows(chapter["denoising"], {"gaussian": "Gaussian noise", "dropout": "dropout", "overcomplete": "overcomplete, Gaussian"},
                            {"test_mse": "clean test MSE", "denoising_mse": "denoising MSE", "copy_mse": "copy MSE"}),
         "sparsity": _rows(chapter["sparsity"], {"plain": "no penalty", "l1": "L1", "kl": "KL divergence"},
