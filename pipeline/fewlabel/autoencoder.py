@@ -12,6 +12,7 @@ import numpy as np
 
 from pipeline.config import AutoencoderRecipeParams
 from pipeline.fewlabel import Problem
+from pipeline.training import STEPS_PER_EXECUTION
 
 
 def batches(labelled_count: int, pool_count: int, params: AutoencoderRecipeParams, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -45,31 +46,32 @@ def train(problem: Problem, params: AutoencoderRecipeParams, pretrained: bool) -
     optimizer.build(variables)
     cross_entropy = keras.losses.SparseCategoricalCrossentropy()
     x_labelled, y_labelled = problem.labelled
-    labelled_x, labelled_y, pool = tf.constant(x_labelled), tf.constant(y_labelled), tf.constant(problem.pool)
-    labelled_rows, pool_rows = (tf.constant(rows) for rows in batches(len(y_labelled), len(problem.pool), params,
-                                                                      problem.seed))
 
-    @tf.function(jit_compile=True)  # one compiled program per step: XLA, as training.compile_for_speed
-    def step(index):
-        # tf.gather, not labelled_rows[index]: XLA would take a slice's index as a constant and recompile each step
-        labelled_batch = tf.gather(labelled_rows, index)
-        labelled = tf.gather(labelled_x, labelled_batch)
-        unlabelled = tf.gather(pool, tf.gather(pool_rows, index))
-        both = tf.concat([labelled, unlabelled], axis=0)
-        noise_seed = tf.stack([tf.constant(problem.seed, tf.int64), tf.cast(index, tf.int64)])
-        noisy = both + params.noise_stddev * tf.random.stateless_normal(tf.shape(both), noise_seed)
+    def learn(labelled, labels, unlabelled, noise):
+        noisy = tf.concat([labelled, unlabelled], axis=0) + params.noise_stddev * noise
         with tf.GradientTape() as tape:
             codings = stacked.encoder(noisy, training=True)
             count = tf.shape(labelled)[0]
-            loss = cross_entropy(tf.gather(labelled_y, labelled_batch), head(codings[:count]))
+            loss = cross_entropy(labels, head(codings[:count]))
             reconstruction = codings[count:]
             for layer in decoder_layers:
                 reconstruction = layer(reconstruction)
             loss += params.reconstruction_weight * tf.reduce_mean(tf.square(reconstruction - unlabelled))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
 
-    for index in range(params.steps):
-        step(tf.constant(index))
+    # STEPS_PER_EXECUTION steps per call, one XLA program, as training.fit runs Keras. The batches and the
+    # noise come in as arguments: a seed computed inside would be a compile-time constant to XLA.
+    @tf.function(jit_compile=True)
+    def learn_steps(labelled, labels, unlabelled, noise):
+        for index in tf.range(tf.shape(labels)[0]):
+            learn(labelled[index], labels[index], unlabelled[index], noise[index])
+
+    labelled_rows, pool_rows = batches(len(y_labelled), len(problem.pool), params, problem.seed)
+    for first in range(0, params.steps, STEPS_PER_EXECUTION):
+        steps = slice(first, first + STEPS_PER_EXECUTION)
+        rows = labelled_rows[steps]
+        shape = (len(rows), rows.shape[1] + pool_rows.shape[1], problem.pool.shape[1])
+        learn_steps(x_labelled[rows], y_labelled[rows], problem.pool[pool_rows[steps]],
+                    tf.random.stateless_normal(shape, [problem.seed, first]))
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return scores(model, problem)
