@@ -58,7 +58,9 @@ def epoch_clock():
     import keras
 
     class EpochClock(keras.callbacks.Callback):
-        ends: list[float] = []
+        def __init__(self):
+            super().__init__()
+            self.ends: list[float] = []
 
         def on_epoch_end(self, epoch, logs=None):
             self.ends.append(time.perf_counter())
@@ -66,9 +68,7 @@ def epoch_clock():
         def seconds_per_epoch(self) -> float:
             return float(np.median(np.diff(self.ends)))
 
-    clock = EpochClock()
-    clock.ends = []
-    return clock
+    return EpochClock()
 
 
 def fresh_model():
