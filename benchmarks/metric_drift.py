@@ -28,7 +28,7 @@ def numbers(rev: str | None) -> pd.Series:
     rows = {}
     for path in sorted(Path("metrics").rglob("*.json")):
         values = pd.json_normalize(dvc.api.metrics_show(path.as_posix(), rev=rev), sep=".")
-        for key, value in (values.iloc[0].items() if len(values) else []):
+        for key, value in values.iloc[0].items() if len(values) else []:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 rows[f"{path.as_posix()}:{key}"] = float(value)
     return pd.Series(rows, dtype=float)
@@ -57,7 +57,9 @@ def main(argv: list[str]) -> int:
         print(f"  {file}: largest relative difference {group['relative'].max():.2e} ({worst.split(':', 1)[1]})")
     beyond = table[table["relative"] > args.tolerance].sort_values("relative", ascending=False)
     for name, row in beyond.iterrows():
-        print(f"  beyond {args.tolerance:g}: {name}: {row['committed']:.6g} -> {row['here']:.6g} ({row['relative']:.2e})")
+        print(
+            f"  beyond {args.tolerance:g}: {name}: {row['committed']:.6g} -> {row['here']:.6g} ({row['relative']:.2e})"
+        )
     worst = table["relative"].idxmax()
     print(f"largest relative drift: {table['relative'].max():.2e} ({worst})")
     return 0 if beyond.empty else 1

@@ -97,8 +97,18 @@ def pipeline_fit(x: np.ndarray, epochs: int, clock, checkpointed: bool):
     model = fresh_model()
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = training.Checkpoint(Path(folder) / "checkpoint", "benchmark") if checkpointed else None
-        history = training.fit(model, x, x, epochs=epochs, batch_size=BATCH_SIZE, learning_rate=1e-3, loss="mse",
-                               seed=SEED, checkpoint=checkpoint, callbacks=[clock])
+        history = training.fit(
+            model,
+            x,
+            x,
+            epochs=epochs,
+            batch_size=BATCH_SIZE,
+            learning_rate=1e-3,
+            loss="mse",
+            seed=SEED,
+            checkpoint=checkpoint,
+            callbacks=[clock],
+        )
     return model, float(history["loss"].iloc[-1])
 
 
@@ -107,18 +117,25 @@ PIPELINE = "pipeline: training.fit, checkpoint every epoch (pretrain, stack)"
 PATHS = {
     PLAIN: keras_fit,
     "Keras model.fit, jit_compile + steps_per_execution=32": functools.partial(
-        keras_fit, jit_compile=True, steps_per_execution=32),
+        keras_fit, jit_compile=True, steps_per_execution=32
+    ),
     PIPELINE: functools.partial(pipeline_fit, checkpointed=True),
     "pipeline: training.fit, no checkpoint (chapter, few-label recipes)": functools.partial(
-        pipeline_fit, checkpointed=False),
+        pipeline_fit, checkpointed=False
+    ),
 }
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--images", type=int, default=60_000)
-    parser.add_argument("--epochs-timed", type=int, default=4, help="epochs timed after the first one (the pipeline's "
-                        "path compiles with XLA from 2000 steps on, as pretrain's 10 epochs do: keep 1 + K epochs above that)")
+    parser.add_argument(
+        "--epochs-timed",
+        type=int,
+        default=4,
+        help="epochs timed after the first one (the pipeline's "
+        "path compiles with XLA from 2000 steps on, as pretrain's 10 epochs do: keep 1 + K epochs above that)",
+    )
     args = parser.parse_args(argv)
     x = np.random.default_rng(SEED).random((args.images, 784), dtype=np.float32)
 
@@ -131,8 +148,10 @@ def main(argv: list[str]) -> int:
         per_epoch = clock.seconds_per_epoch()
         rate = training_flops(model, args.images) / per_epoch / 1e9
         shares[name] = rate / peak
-        print(f"{name}: {per_epoch:.2f} s/epoch, {rate:.1f} GFLOP/s, {100 * shares[name]:.0f} % of sgemm, "
-              f"loss after {1 + args.epochs_timed} epochs {loss:.5f}")
+        print(
+            f"{name}: {per_epoch:.2f} s/epoch, {rate:.1f} GFLOP/s, {100 * shares[name]:.0f} % of sgemm, "
+            f"loss after {1 + args.epochs_timed} epochs {loss:.5f}"
+        )
     plain = shares[PLAIN]
     for name, share in shares.items():
         print(f"{name}: {share / plain:.2f}x plain Keras fit")

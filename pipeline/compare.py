@@ -1,93 +1,152 @@
 """Compare git revisions and DVC experiments from what git and DVC already hold: nothing is retrained.
 
-Params come from each revision's params.yaml, metrics from its reports/metrics.csv (every metric of the
-run, git-tracked), figures from its reports/figures/ (DVC-tracked, read through ``dvc.api``).
+Everything is read through DVC's public Python API, so a comparison follows whatever dvc.yaml declares at each
+revision: experiment names through ``dvc.api.exp_show``, params through ``dvc.api.params_show``, metrics
+through ``dvc.api.metrics_show`` (every metrics file dvc.yaml declares there, each metric named as
+``dvc exp show`` names it: nested keys joined by dots, and the file in front only where two files share a key),
+the few-label summary and the report's figures through ``dvc.api.DVCFileSystem`` (git- or DVC-tracked).
 """
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from pipeline import io, paths
 from pipeline.errors import UserError
-from pipeline.fewlabel.stats import unpaired_interval, verdict
-from pipeline.report.render import CHAPTER_TITLES, Figure, environment
-from pipeline.tracking import flatten
+from pipeline.stats import unpaired_interval, verdict
 
 WORKSPACE = "workspace"
-FIGURES = {  # report figure file -> title
-    "reconstructions": "Reconstructions",
-    "learning_curves": "Learning curves",
-    "accuracy_vs_labels": "Accuracy against labels",
-    **{f"chapter_{name}": title for name, title in CHAPTER_TITLES.items()},
-}
+FIGURES = paths.REPORT_FIGURES
+UNFINISHED = {"Queued", "Running", "Failed"}  # exp_show's State of an experiment with nothing to compare
+
+
+@dataclass
+class Figure:
+    png: bytes
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
 @dataclass
 class Revision:
     label: str  # what the user typed
     commit: str | None  # None for the workspace
-    params: dict = field(default_factory=dict)
-    metrics: pd.DataFrame | None = None
+    params: dict = field(default_factory=dict)  # flat: "baseline.C" -> 4.0
+    metrics: dict = field(default_factory=dict)  # flat, named as `dvc exp show` names them
     fewlabel: pd.DataFrame | None = None  # reports/fewlabel.csv: mean and sd over label draws
-    figures: dict[str, Figure] = field(default_factory=dict)
+    figures: dict[str, Figure] = field(default_factory=dict)  # reports/figures/<name>.png by name
 
 
-def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], capture_output=True)
+def _dvc_api():
+    import dvc.api  # heavy: only when a comparison is made
+
+    return dvc.api
+
+
+def _git_commit(name: str) -> str | None:
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], capture_output=True, check=False
+    )
+    return found.stdout.decode().strip() if found.returncode == 0 else None
+
+
+def _experiments(name: str) -> list[dict]:
+    """exp_show's rows for experiment ``name``: those based on HEAD, else on any commit of HEAD's history."""
+    for commits in (1, -1):  # -1 reads every first-parent commit: only when HEAD's own experiments lack it
+        rows = [row for row in _dvc_api().exp_show(num=commits) if row.get("Experiment") == name]
+        if rows:
+            return rows
+    return []
 
 
 def resolve(name: str) -> str | None:
     """A git revision or a DVC experiment name, as a commit; None for the workspace."""
     if name == WORKSPACE:
         return None
-    found = _git("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
-    if found.returncode == 0:
-        return found.stdout.decode().strip()
-    refs = _git("for-each-ref", "--format=%(refname) %(objectname)", "refs/exps").stdout.decode().splitlines()
-    matches = [line.split()[1] for line in refs if line.split()[0].rsplit("/", 1)[-1] == name]
-    if len(matches) == 1:
-        return matches[0]
-    raise UserError(f"compare: '{name}' is neither a git revision nor a DVC experiment "
-                    f"({'several experiments have this name' if matches else 'see `dvc exp list`'})")
+    commit = _git_commit(name)
+    if commit:
+        return commit
+    rows = _experiments(name)
+    if not rows:
+        raise UserError(f"compare: '{name}' is neither a git revision nor a DVC experiment (see `dvc exp list`)")
+    if len({row["rev"] for row in rows}) > 1:
+        raise UserError(
+            f"compare: '{name}' is neither a git revision nor a DVC experiment "
+            f"(several experiments have this name: {', '.join(sorted(row['rev'] for row in rows))})"
+        )
+    state = rows[0].get("State")
+    if state in UNFINISHED:
+        raise UserError(f"compare: experiment '{name}' is {state.lower()}, it has no results to compare yet")
+    commit = _git_commit(rows[0]["rev"])
+    if commit is None:
+        raise UserError(f"compare: experiment '{name}' points at {rows[0]['rev']}, which git does not know")
+    return commit
 
 
-def read_bytes(path: Path, commit: str | None) -> bytes | None:
-    """A file as it was at ``commit`` (git-tracked or DVC-tracked), or None when it did not exist."""
+def flat(tree: dict) -> dict:
+    """Nested keys joined by dots ({"a": {"b": 1}} -> {"a.b": 1}); lists stay values."""
+    if not tree:
+        return {}
+    return pd.json_normalize(tree, sep=".").to_dict(orient="records")[0]
+
+
+def _read(commit: str | None, fs, path: Path) -> bytes | None:
+    """A file at the revision (git-tracked, or DVC-tracked with its cache here), or None when it is not there."""
     if commit is None:
         return path.read_bytes() if path.is_file() else None
-    shown = _git("show", f"{commit}:{path.as_posix()}")
-    if shown.returncode == 0:
-        return shown.stdout
-    import dvc.api
+    from dvc.exceptions import DvcException
 
     try:
-        return dvc.api.read(path.as_posix(), rev=commit, mode="rb")
-    except Exception:  # noqa: BLE001 - not in git, not in DVC at that revision, or its cache is not here
+        return fs.read_bytes(path.as_posix())
+    except (OSError, DvcException):  # not at that revision, or a DVC output whose cache is not here
         return None
+
+
+def _figure_names(commit: str | None, fs) -> list[str]:
+    if commit is None:
+        return sorted(path.stem for path in FIGURES.glob("*.png"))
+    from dvc.exceptions import DvcException
+
+    try:
+        return sorted(Path(found).stem for found in fs.find(FIGURES.as_posix()) if found.endswith(".png"))
+    except (OSError, DvcException):
+        return []
 
 
 def load(label: str) -> Revision:
     commit = resolve(label)
-    revision = Revision(label, commit)
-    params = read_bytes(Path("params.yaml"), commit)
-    revision.params = flatten(yaml.safe_load(params) or {}) if params else {}
-    metrics = read_bytes(paths.REPORTS / "metrics.csv", commit)
-    if metrics:
-        revision.metrics = pd.read_csv(BytesIO(metrics))
-    fewlabel = read_bytes(paths.FEWLABEL_SUMMARY, commit)
+    api = _dvc_api()
+    from dvc.exceptions import DvcException
+
+    try:
+        params = api.params_show(rev=commit)
+        metrics = api.metrics_show(rev=commit)
+    except FileNotFoundError as error:
+        # dvc.api reads the workspace's params and metrics along with any revision's (and drops them): a file
+        # missing from the workspace fails every revision.
+        where = label if commit is None or Path(error.filename or "").exists() else "the workspace"
+        raise UserError(
+            f"compare: {where} has no {error.filename or error}; run `dvc repro` there (or `dvc pull`) first"
+        ) from error
+    except DvcException as error:
+        raise UserError(f"compare: {label}: {' '.join(str(error).split())}") from error
+    revision = Revision(label, commit, flat(params), flat(metrics))
+    fs = None if commit is None else api.DVCFileSystem(rev=commit)
+    fewlabel = _read(commit, fs, paths.FEWLABEL_SUMMARY)
     if fewlabel:
         revision.fewlabel = pd.read_csv(BytesIO(fewlabel))
-    for name, title in FIGURES.items():
-        png = read_bytes(paths.REPORTS / "figures" / f"{name}.png", commit)
+    for name in _figure_names(commit, fs):
+        png = _read(commit, fs, FIGURES / f"{name}.png")
         if png:
-            revision.figures[name] = Figure(name, title, label, png)
+            revision.figures[name] = Figure(png)
     return revision
 
 
@@ -99,20 +158,20 @@ def differing_params(revisions: list[Revision]) -> pd.DataFrame:
 
 
 def metrics_side_by_side(revisions: list[Revision]) -> pd.DataFrame:
-    """stage, metric, one value column per revision, and each later revision's change from the first."""
-    table = None
+    """metric, one value column per revision ("-" where it has none), each later revision's change from the first."""
+    names = sorted({name for revision in revisions for name in revision.metrics})
+    table = pd.DataFrame({"metric": names}, dtype=object)
     for revision in revisions:
-        if revision.metrics is None:
-            continue
-        values = revision.metrics.rename(columns={"value": revision.label})
-        table = values if table is None else table.merge(values, on=["stage", "metric"], how="outer")
-    if table is None:
-        return pd.DataFrame(columns=["stage", "metric"])
-    first = revisions[0].label
+        table[revision.label] = pd.Series([revision.metrics.get(name, float("nan")) for name in names], dtype=object)
+    first = _numbers(table[revisions[0].label])
     for revision in revisions[1:]:
-        if first in table and revision.label in table:
-            table[f"change {revision.label}"] = table[revision.label] - table[first]
-    return table.sort_values(["stage", "metric"]).reset_index(drop=True)
+        table[f"change {revision.label}"] = _numbers(table[revision.label]) - first
+    return table
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """Numbers as floats (booleans as 0 and 1), anything else (text, lists, missing) as NaN."""
+    return pd.to_numeric(values, errors="coerce").astype(float)
 
 
 FEWLABEL_KEYS = ["budget", "recipe", "pretrained"]
@@ -133,20 +192,40 @@ def fewlabel_side_by_side(revisions: list[Revision]) -> pd.DataFrame:
     shown = pd.DataFrame(index=table.index)
     for revision in present:
         mean, spread = table[f"mean_accuracy {revision.label}"], table[f"sd_accuracy {revision.label}"]
-        shown[revision.label] = [f"{m:.4f}" if s != s else f"{m:.4f} ± {s:.4f}" if m == m else "-"
-                                 for m, s in zip(mean, spread)]
+        shown[revision.label] = [
+            "-" if pd.isna(m) else f"{m:.4f}" if pd.isna(s) else f"{m:.4f} ± {s:.4f}" for m, s in zip(mean, spread)
+        ]
     for revision in present[1:]:
         changes, verdicts = [], []
         for _, row in table.iterrows():
             difference, low, high = unpaired_interval(
-                *((row[f"mean_accuracy {label}"], row[f"sd_accuracy {label}"], row[f"draws {label}"])
-                  for label in (revision.label, first)))
+                *(
+                    (row[f"mean_accuracy {label}"], row[f"sd_accuracy {label}"], row[f"draws {label}"])
+                    for label in (revision.label, first)
+                )
+            )
             changes.append(difference)
-            verdicts.append({"better": "exceeds the noise (up)", "worse": "exceeds the noise (down)"}.get(
-                verdict(low, high), verdict(low, high)) if difference == difference else "-")
+            verdicts.append(
+                {"better": "exceeds the noise (up)", "worse": "exceeds the noise (down)"}.get(
+                    verdict(low, high), verdict(low, high)
+                )
+                if not pd.isna(difference)
+                else "-"
+            )
         shown[f"change {revision.label}"] = changes
         shown[f"noise {revision.label}"] = verdicts
     return shown.reset_index()
+
+
+def figure_titles(names: set[str]) -> dict[str, str]:
+    """Every figure any revision has, in the report's order (its own, then the chapter's, then the rest)."""
+    from pipeline.chapter import TECHNIQUES
+    from pipeline.report.render import FIGURE_TITLES
+
+    titles = {**FIGURE_TITLES, **{f"chapter_{technique.name}": technique.title for technique in TECHNIQUES}}
+    known = [name for name in titles if name in names]
+    unknown = sorted(names - set(titles))
+    return {name: titles.get(name, name.replace("_", " ").capitalize()) for name in known + unknown}
 
 
 @dataclass
@@ -155,25 +234,44 @@ class Comparison:
     params: pd.DataFrame
     metrics: pd.DataFrame
     fewlabel: pd.DataFrame
+    figures: dict[str, str]  # name -> title
+
+    @property
+    def signed_metric_columns(self) -> list[bool]:
+        """For each column of the metrics table, whether it holds changes (numbers shown with their sign)."""
+        return [str(column).startswith("change ") for column in self.metrics.columns]
 
 
 def compare(labels: list[str]) -> Comparison:
     if len(labels) < 2:
         raise UserError("compare: give two or more git revisions or DVC experiments (or 'workspace')")
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise UserError(f"compare: '{repeated[0]}' is given twice")
     revisions = [load(label) for label in labels]
-    missing = [revision.label for revision in revisions if revision.metrics is None]
-    if missing:
-        raise UserError(f"compare: {', '.join(missing)} has no {paths.REPORTS / 'metrics.csv'}; run `dvc repro` there first")
-    return Comparison(revisions, differing_params(revisions), metrics_side_by_side(revisions),
-                      fewlabel_side_by_side(revisions))
+    empty = [revision.label for revision in revisions if not revision.metrics]
+    if len(empty) == len(revisions):
+        raise UserError(f"compare: no DVC metrics at {', '.join(empty)} (`dvc metrics show` finds none there)")
+    return Comparison(
+        revisions,
+        differing_params(revisions),
+        metrics_side_by_side(revisions),
+        fewlabel_side_by_side(revisions),
+        figure_titles({name for revision in revisions for name in revision.figures}),
+    )
 
 
 def write(comparison: Comparison, output: Path) -> list[Path]:
     """index.html (self-contained) and compare.md with its figures beside it; returns what was written."""
+    from pipeline.report.render import environment
+
     rendered = environment()
-    figure_files = {f"{index}-{name}.png": figure.png for index, revision in enumerate(comparison.revisions)
-                    for name, figure in revision.figures.items()}
+    figure_files = {
+        f"{index}-{name}.png": figure.png
+        for index, revision in enumerate(comparison.revisions)
+        for name, figure in revision.figures.items()
+    }
     io.write_bytes_tree(output / "figures", figure_files)
-    io.write_text(output / "index.html", rendered.get_template("compare.html.j2").render(comparison=comparison, figures=FIGURES))
-    io.write_text(output / "compare.md", rendered.get_template("compare.md.j2").render(comparison=comparison, figures=FIGURES))
+    for template, name in (("compare.html.j2", "index.html"), ("compare.md.j2", "compare.md")):
+        io.write_text(output / name, rendered.get_template(template).render(comparison=comparison))
     return [output / "index.html", output / "compare.md", output / "figures"]

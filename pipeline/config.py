@@ -12,27 +12,26 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
+from pipeline import chapter, fewlabel
 from pipeline.errors import ConfigError
+from pipeline.schema import (
+    Activation,
+    Fraction,
+    LayerName,
+    LearningRate,
+    Noise,
+    PositiveInt,
+    RelativePath,
+    Sparsity,
+    Strict,
+)
 
 PARAMS_FILE = "params.yaml"
 PIXELS = "pixels"  # name of the first layer's input: the prepared images scaled to [0, 1]
-RECIPES = ("supervised", "frozen", "autoencoder", "propagation")  # few-label classifiers, pipeline/fewlabel/
 INITIALISATIONS = ("pretrained", "random")  # the encoder a recipe starts from: the stack's weights, or random
 RECONSTRUCTED_TEST_IMAGES = 100  # the stack stage saves this many; the report shows report.reconstructions of them
-
-PositiveInt = Annotated[int, Field(gt=0)]
-LearningRate = Annotated[float, Field(gt=0, le=10)]
-Activation = Literal["selu", "elu", "relu", "tanh", "sigmoid", "linear"]
-LayerName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")]
-RelativePath = Annotated[str, Field(min_length=1)]
-Fraction = Annotated[float, Field(ge=0, lt=1)]
-Units = Annotated[list[PositiveInt], Field(min_length=1, max_length=8)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataParams(Strict):
@@ -70,9 +69,9 @@ class LayerParams(Strict):
     activation: Activation = "selu"
     output_activation: Activation = "linear"
     tied: bool = False
-    noise: Literal["none", "gaussian", "dropout"] = "none"
+    noise: Noise = "none"
     noise_level: Fraction = 0.2
-    sparsity: Literal["none", "kl", "l1"] = "none"
+    sparsity: Sparsity = "none"
     sparsity_target: Annotated[float, Field(gt=0, lt=1)] = 0.1
     sparsity_weight: Annotated[float, Field(ge=0, le=100)] = 0.05
     epochs: PositiveInt = 10
@@ -82,8 +81,10 @@ class LayerParams(Strict):
     @model_validator(mode="after")
     def _sparse_codings_are_rates(self) -> LayerParams:
         if self.sparsity == "kl" and self.activation != "sigmoid":
-            raise ValueError(f"sparsity: 'kl' compares mean activations with a target rate, so it needs "
-                             f"activation 'sigmoid', got '{self.activation}'")
+            raise ValueError(
+                f"sparsity: 'kl' compares mean activations with a target rate, so it needs "
+                f"activation 'sigmoid', got '{self.activation}'"
+            )
         return self
 
 
@@ -111,50 +112,13 @@ class StackParams(Strict):
     learning_rate: LearningRate = 1e-3
 
 
-class SupervisedParams(Strict):
-    """Encoder + softmax head on the labelled images only (``frozen``: only the head learns)."""
-
-    epochs: PositiveInt = 50
-    batch_size: PositiveInt = 32
-    learning_rate: LearningRate = 1e-3
+RECIPES = tuple(recipe.name for recipe in fewlabel.RECIPES)  # few-label classifiers, pipeline/fewlabel/<name>/
 
 
-class AutoencoderRecipeParams(Strict):
-    """Encoder + head + stacked decoder trained together: cross-entropy on labelled images, denoising
-    reconstruction of unlabelled ones (every step sees one batch of each)."""
-
-    steps: PositiveInt = 3000
-    labelled_batch: PositiveInt = 32
-    unlabelled_batch: PositiveInt = 128
-    noise_stddev: Annotated[float, Field(ge=0, le=1)] = 0.3
-    reconstruction_weight: Annotated[float, Field(ge=0, le=1000)] = 1.0
-    learning_rate: LearningRate = 1e-3
-
-
-class PropagationParams(Strict):
-    """Encoder + head first trained on the labelled images; labels spread over a kNN graph of its codings of
-    every training image; then encoder + head trained afresh on the labelled and the propagated labels."""
-
-    method: Literal["poisson", "laplace"] = "poisson"
-    neighbours: Annotated[int, Field(ge=2, le=100)] = 10
-    warmup_epochs: PositiveInt = 50
-    warmup_batch_size: PositiveInt = 32
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt = 128
-    learning_rate: LearningRate = 1e-3
-    labelled_share: Annotated[float, Field(gt=0, lt=1)] = 1 / 3  # of each epoch of the second training
-    flip: bool = True  # mirror images left-right while training on propagated labels (not for digits or text)
-    shift_pixels: Annotated[int, Field(ge=0, le=8)] = 2  # and shift them by up to this many pixels
-
-
-class ClassifyParams(Strict):
+class ClassifySettings(Strict):
     recipes: list[Literal[RECIPES]] = Field(default_factory=lambda: list(RECIPES), min_length=1)
     initialisations: list[Literal[INITIALISATIONS]] = Field(default_factory=lambda: list(INITIALISATIONS), min_length=1)
     use_validation_labels: bool = False
-    supervised: SupervisedParams = SupervisedParams()
-    frozen: SupervisedParams = SupervisedParams()
-    autoencoder: AutoencoderRecipeParams = AutoencoderRecipeParams()
-    propagation: PropagationParams = PropagationParams()
 
     @field_validator("recipes", "initialisations")
     @classmethod
@@ -164,84 +128,28 @@ class ClassifyParams(Strict):
         return values
 
 
+ClassifyParams = create_model(
+    "ClassifyParams",
+    __base__=ClassifySettings,
+    __doc__="Few-label classifiers: one stage per budget and recipe.",
+    # required, so a recipe folder without its params block is an error rather than a recipe without settings
+    **{recipe.name: (recipe.params, ...) for recipe in fewlabel.RECIPES},
+)
+
+
 class BaselineParams(Strict):
     max_iter: PositiveInt = 1000
     C: Annotated[float, Field(gt=0)] = 1.0
 
 
-class TrainingParams(Strict):
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt = 128
-    learning_rate: LearningRate = 1e-3
-
-
-class LinearPcaParams(TrainingParams):
-    """Linear autoencoder against PCA: on a 3-D synthetic cloud (k=2), and on the images (k=codings)."""
-
-    codings: PositiveInt = 30
-    synthetic_points: Annotated[int, Field(ge=10, le=100_000)] = 500
-    synthetic_epochs: PositiveInt = 200
-    synthetic_learning_rate: LearningRate = 0.01
-
-
-class TiedParams(TrainingParams):
-    units: Units = Field(default_factory=lambda: [100, 30])
-
-
-class PhasesParams(TrainingParams):
-    """Greedy training three ways plus the joint baseline; ``epochs`` per layer, ``joint_epochs`` for the baseline."""
-
-    units: Units = Field(default_factory=lambda: [100, 30])
-    joint_epochs: PositiveInt = 20
-
-
-class DenoisingParams(TrainingParams):
-    units: Units = Field(default_factory=lambda: [100, 30])
-    gaussian_stddev: Annotated[float, Field(gt=0, le=1)] = 0.2
-    dropout_rate: Annotated[float, Field(gt=0, lt=1)] = 0.5
-    overcomplete_units: PositiveInt = 1000
-
-
-class SparsityParams(TrainingParams):
-    """The top layer of ``units`` is the sparse coding layer (sigmoid)."""
-
-    units: Units = Field(default_factory=lambda: [100, 300])
-    kl_target: Annotated[float, Field(gt=0, lt=1)] = 0.1
-    kl_weight: Annotated[float, Field(gt=0, le=100)] = 0.05
-    l1_weight: Annotated[float, Field(gt=0, le=100)] = 1e-4
-
-
-class FeaturesParams(Strict):
-    neurons: Annotated[int, Field(ge=1, le=32)] = 8
-    top_images: Annotated[int, Field(ge=1, le=16)] = 5
-    ascent_steps: PositiveInt = 200
-    ascent_rate: LearningRate = 0.05
-    probe_max_iter: PositiveInt = 1000
-
-
-class VaeParams(TrainingParams):
-    units: Units = Field(default_factory=lambda: [150, 100])
-    codings: PositiveInt = 10
-    grid: Annotated[int, Field(ge=1, le=16)] = 6
-    walk_steps: Annotated[int, Field(ge=2, le=16)] = 8
-
-
-class ConvParams(TrainingParams):
-    filters: Annotated[list[PositiveInt], Field(min_length=1, max_length=4)] = Field(default_factory=lambda: [16, 32])
-    codings: PositiveInt = 30
-
-
-class ChapterParams(Strict):
-    """The rest of the autoencoders chapter: one stage each (``chapter@<name>`` and ``features`` in dvc.yaml)."""
-
-    linear_pca: LinearPcaParams = LinearPcaParams()
-    tied: TiedParams = TiedParams()
-    phases: PhasesParams = PhasesParams()
-    denoising: DenoisingParams = DenoisingParams()
-    sparsity: SparsityParams = SparsityParams()
-    features: FeaturesParams = FeaturesParams()
-    vae: VaeParams = VaeParams()
-    conv: ConvParams = ConvParams()
+ChapterParams = create_model(
+    "ChapterParams",
+    __base__=Strict,
+    __doc__="The rest of the chapter: one ``chapter@<name>`` stage per technique.",
+    # required, so a technique folder without its params block is an error rather than a missing stage
+    **{technique.name: (technique.params, ...) for technique in chapter.TECHNIQUES if not technique.reads_layers},
+)
+FeaturesParams = chapter.technique("features").params
 
 
 class ReportParams(Strict):
@@ -258,9 +166,10 @@ class Params(Strict):
     split: SplitParams = SplitParams()
     pretrain: PretrainParams
     stack: StackParams = StackParams()
-    classify: ClassifyParams = ClassifyParams()
+    classify: ClassifyParams
     baseline: BaselineParams = BaselineParams()
-    chapter: ChapterParams = ChapterParams()
+    chapter: ChapterParams
+    features: FeaturesParams = FeaturesParams()
     report: ReportParams = ReportParams()
     mlflow: MlflowParams = MlflowParams()
 
@@ -297,7 +206,7 @@ def _describe(error: dict) -> str:
     if error["type"] == "model_type":
         return f"{location}: got {error['input']!r}, must be a mapping of keys: {', '.join(_keys_at(error['loc']))}"
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
         if location and re.match(r"^[\w.]+: ", message):  # a nested rule names its own key
             return f"{location}.{message}"
         return f"{location}: {message}" if location else message

@@ -23,15 +23,23 @@ class LayerResult:
     metrics: dict[str, float]
 
 
-def pretrain_layer(name: str, layer: LayerParams, features: dict[str, np.ndarray], seed: int,
-                   checkpoint: Checkpoint | None = None) -> LayerResult:
+def pretrain_layer(
+    name: str, layer: LayerParams, features: dict[str, np.ndarray], seed: int, checkpoint: Checkpoint | None = None
+) -> LayerResult:
     """Train one shallow autoencoder on the layer below's codings; return its codings for every subset."""
     from pipeline.models.autoencoders import ShallowAutoencoder
 
     model = ShallowAutoencoder(name, layer, features["train"].shape[1])
     history = fit(
-        model.autoencoder, features["train"], features["train"], epochs=layer.epochs, batch_size=layer.batch_size,
-        learning_rate=layer.learning_rate, loss="mse", seed=seed, checkpoint=checkpoint,
+        model.autoencoder,
+        features["train"],
+        features["train"],
+        epochs=layer.epochs,
+        batch_size=layer.batch_size,
+        learning_rate=layer.learning_rate,
+        loss="mse",
+        seed=seed,
+        checkpoint=checkpoint,
         validation_data=(features["valid"], features["valid"]),
     )
     codings = {subset: model.encoder.predict(features[subset], batch_size=1024, verbose=0) for subset in SUBSETS}
@@ -52,9 +60,15 @@ class StackResult:
     reconstructions: dict[str, np.ndarray]
 
 
-def stack_layers(layers: dict[str, LayerParams], weights: dict[str, dict[str, np.ndarray]],
-                 pixels: dict[str, np.ndarray], params: StackParams, seed: int,
-                 checkpoint: Checkpoint | None = None) -> StackResult:
+def stack_layers(
+    layers: dict[str, LayerParams],
+    weights: dict[str, dict[str, np.ndarray]],
+    pixels: dict[str, np.ndarray],
+    params: StackParams,
+    *,
+    seed: int,
+    checkpoint: Checkpoint | None = None,
+) -> StackResult:
     """Stack the pretrained layers, measure test MSE, fine-tune end to end, measure again."""
     from pipeline.models.autoencoders import StackedAutoencoder
 
@@ -66,9 +80,16 @@ def stack_layers(layers: dict[str, LayerParams], weights: dict[str, dict[str, np
     history = pd.DataFrame(columns=["epoch", "loss", "val_loss"])
     if params.finetune_epochs:
         history = fit(
-            stacked.autoencoder, pixels["train"], pixels["train"], epochs=params.finetune_epochs,
-            batch_size=params.batch_size, learning_rate=params.learning_rate, loss="mse", seed=seed,
-            checkpoint=checkpoint, validation_data=(pixels["valid"], pixels["valid"]),
+            stacked.autoencoder,
+            pixels["train"],
+            pixels["train"],
+            epochs=params.finetune_epochs,
+            batch_size=params.batch_size,
+            learning_rate=params.learning_rate,
+            loss="mse",
+            seed=seed,
+            checkpoint=checkpoint,
+            validation_data=(pixels["valid"], pixels["valid"]),
         )
     metrics["test_mse_after_finetune"] = mean_squared_error(stacked.autoencoder, pixels["test"])
     metrics["valid_mse"] = mean_squared_error(stacked.autoencoder, pixels["valid"])

@@ -74,8 +74,9 @@ def _replace_directory(source: Path, target: Path) -> None:
         os.replace(source, target)
 
 
-def write_arrays(directory: str | Path, arrays: Mapping[str, np.ndarray | Mapping],
-                 json_files: Mapping[str, object] | None = None) -> None:
+def write_arrays(
+    directory: str | Path, arrays: Mapping[str, np.ndarray | Mapping], json_files: Mapping[str, object] | None = None
+) -> None:
     """Write a folder of `.npy` files (one per name; a nested mapping is a subfolder) atomically.
 
     ``json_files`` (file name -> data) travel in the same folder, so they are replaced together.
@@ -117,13 +118,15 @@ def read_array_folder(directory: str | Path) -> dict[str, np.ndarray]:
     return {path.stem: read_array(path) for path in sorted(directory.glob("*.npy"))}
 
 
-def write_json(path: str | Path, data: object) -> None:
+def write_json(path: str | Path, data: object, sort_keys: bool = True) -> None:
+    """Sorted keys by default, so a dict built in another order gives the same bytes; unsorted where the order
+    is meant (budgets in increasing order)."""
     with atomic_path(path) as temporary:
-        temporary.write_text(_json_text(data))
+        temporary.write_text(_json_text(data, sort_keys))
 
 
-def _json_text(data: object) -> str:
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+def _json_text(data: object, sort_keys: bool = True) -> str:
+    return json.dumps(data, indent=2, sort_keys=sort_keys) + "\n"
 
 
 def read_json(path: str | Path) -> dict:

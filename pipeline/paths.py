@@ -1,4 +1,5 @@
-"""Where each stage writes, relative to the repository root; dvc.yaml names the same paths."""
+"""Where each stage writes, relative to the repository root; dvc.yaml names the same paths (tests/test_dvc_yaml.py
+checks that they agree)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,14 @@ STACK_MODEL = Path("models/stack")
 STACK_METRICS = Path("metrics/stack.json")
 STACK_HISTORY = Path("plots/stack.csv")
 BASELINE_METRICS = Path("metrics/baseline.json")
-FEWLABEL_SUMMARY = Path("reports/fewlabel.csv")
 REPORTS = Path("reports")
+REPORT_HTML = REPORTS / "index.html"
+REPORT_MARKDOWN = REPORTS / "report.md"
+REPORT_FIGURES = REPORTS / "figures"
+METRICS_TABLE = REPORTS / "metrics.csv"  # every measure of every stage, one row each
+FEWLABEL_SUMMARY = REPORTS / "fewlabel.csv"
+SUMMARY = REPORTS / "summary.json"  # the headline numbers: the only DVC metrics
+ACCURACY_PLOT = REPORTS / "plots" / "accuracy.csv"
 METRICS = Path("metrics")
 CHECKPOINTS = Path(".checkpoints")  # not a DVC output: DVC deletes outputs before it reruns a stage
 

@@ -1,16 +1,38 @@
-"""One folder that any static web server can serve: the report, the comparison pages and DVC's plots."""
+"""One folder that any static web server can serve, and that works opened from disk with no network: the report,
+the comparison pages and DVC's plots.
+
+DVC's own plots page loads Vega from a CDN (blank offline); this one is rendered by ``dvc plots show`` into
+templates/plots.html.j2, which inlines the Vega builds vendored in pipeline/vendor/. Before the folder is
+renamed into place, every page is checked for a script, style sheet, image or frame it would load over the
+network (``scripts/check-site-offline.py`` also opens each page in a headless browser).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
+
+from markupsafe import Markup
 
 from pipeline import io, paths
 from pipeline.errors import UserError
-from pipeline.report.render import environment
 
 COMPARISON = paths.REPORTS / "compare"
+VENDOR = Path(__file__).parent / "vendor"
+VEGA = ("vega", "vega-lite", "vega-embed")  # in loading order: vega-lite needs vega, vega-embed both
+PAGES = {"report/index.html": "The report", "compare/index.html": "The comparison", "plots/index.html": "DVC plots"}
+# What a page would fetch by itself: src/href of the elements that load (not <a href>), CSS url() and @import.
+_LOADING_TAG = re.compile(
+    r"<(?:script|img|iframe|frame|embed|source|audio|video|track|input|object|link)\b[^>]*?"
+    r"\b(?:src|href|data|srcset|poster)\s*=\s*[\"']?\s*((?:https?:)?//[^\"'\s>]+)",
+    re.IGNORECASE,
+)
+_CSS_URL = re.compile(r"(?:url\(\s*[\"']?|@import\s+[\"'])\s*((?:https?:)?//[^\"')\s]+)", re.IGNORECASE)
 
 
 def publish(output: Path) -> list[str]:
@@ -19,6 +41,9 @@ def publish(output: Path) -> list[str]:
     missing = [str(path) for path in report_files if not path.exists()]
     if missing:
         raise UserError(f"publish: {', '.join(missing)} missing; run `dvc repro` (or `dvc pull`) first")
+    from pipeline.report.render import environment
+
+    templates = environment()
     with io.atomic_path(output, directory=True) as folder:
         for path in report_files:
             _copy(path, folder / "report" / path.name)
@@ -26,12 +51,63 @@ def publish(output: Path) -> list[str]:
         if (COMPARISON / "index.html").exists():
             _copy(COMPARISON, folder / "compare")
             pages.append("compare/index.html")
-        plots = subprocess.run(["dvc", "plots", "show", "-o", str(folder / "plots")], capture_output=True, text=True)
-        if plots.returncode != 0:
-            raise UserError(f"publish: `dvc plots show` failed: {(plots.stderr.strip().splitlines() or ['?'])[-1]}")
-        pages.append("plots/index.html")
-        (folder / "index.html").write_text(environment().get_template("publish.html.j2").render(pages=pages))
+        if _plots(folder / "plots", templates.get_template("plots.html.j2").render(scripts=vendored_scripts())):
+            pages.append("plots/index.html")
+        (folder / "index.html").write_text(
+            templates.get_template("publish.html.j2").render(pages={page: PAGES[page] for page in pages})
+        )
+        loads = network_loads(folder)
+        if loads:
+            page, url = loads[0]
+            raise UserError(
+                f"publish: {page} would load {url} over the network ({len(loads)} such loads); nothing was published"
+            )
     return pages
+
+
+def _plots(target: Path, template: str) -> bool:
+    """DVC's plots page into ``target`` with our template; False when the project declares no plots."""
+    with tempfile.TemporaryDirectory() as work:
+        template_file = Path(work) / "plots.html"
+        template_file.write_text(template, encoding="utf-8")
+        plots = subprocess.run(
+            ["dvc", "plots", "show", "--html-template", str(template_file), "-o", str(target)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if plots.returncode != 0:
+        raise UserError(f"publish: `dvc plots show` failed: {(plots.stderr.strip().splitlines() or ['?'])[-1]}")
+    return (target / "index.html").is_file()
+
+
+def vendored_scripts() -> list[dict]:
+    """Vega, Vega-Lite and vega-embed as pipeline/vendor/ holds them, checked against versions.json."""
+    versions = json.loads((VENDOR / "versions.json").read_text(encoding="utf-8"))
+    scripts = []
+    for name in VEGA:
+        entry = versions[name]
+        code = (VENDOR / entry["file"]).read_bytes()
+        if hashlib.sha256(code).hexdigest() != entry["sha256"]:
+            raise UserError(
+                f"publish: {VENDOR / entry['file']} is not the file versions.json records; "
+                f"restore it (git checkout) or run `python {VENDOR / 'update.py'}`"
+            )
+        text = code.decode("utf-8")
+        if re.search(r"</script|<!--", text, re.IGNORECASE):  # would end or confuse the inline <script> element
+            raise UserError(f"publish: {VENDOR / entry['file']} holds '</script' or '<!--' and cannot be inlined")
+        scripts.append({**entry, "name": name, "code": Markup(text)})
+    return scripts
+
+
+def network_loads(folder: Path) -> list[tuple[str, str]]:
+    """(page, URL) for every resource an HTML page under ``folder`` would load from the network by itself."""
+    found = []
+    for page in sorted(folder.rglob("*.html")):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        for pattern in (_LOADING_TAG, _CSS_URL):
+            found += [(page.relative_to(folder).as_posix(), match.group(1)) for match in pattern.finditer(text)]
+    return found
 
 
 def _copy(source: Path, target: Path) -> None:

@@ -1,16 +1,7 @@
-"""MLflow, anchored at the repository root: one run per DVC stage, mirroring what DVC writes.
+"""MLflow, anchored at the repository root: one run per DVC stage, mirroring what DVC writes (docs/mlflow.md).
 
-The store defaults to SQLite in the repository root (``$DVC_ROOT`` when DVC sets it, which
-``dvc exp run --queue`` points at the parent repository even though stages run in a copy);
-``MLFLOW_TRACKING_URI`` overrides it, e.g. with an ``mlflow server``.
-
-A stage first writes what it logs (params, tags, metrics, histories, figures, files) to a folder
-under ``.mlflow-pending/``, then sends that folder to MLflow and deletes it. When the tracking
-server cannot be reached the folder stays, the stage still succeeds (DVC's outputs are the truth),
-and ``python -m pipeline relog`` sends every waiting run later.
-
-Each run is tagged with its provenance and nested under one parent run per ``dvc repro`` or
-``dvc exp run`` invocation, which the MLflow UI shows as a group.
+A stage writes its run to a folder under ``.mlflow-pending/``, then sends it: when the store is unreachable the stage
+still succeeds and ``python -m pipeline relog`` sends the run later, with the stage's own start and end times.
 """
 
 from __future__ import annotations
@@ -20,11 +11,10 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -39,12 +29,15 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
-STORE_FILE = "mlflow.db"
-ARTIFACTS_DIR = "mlartifacts"
-PENDING_DIR = ".mlflow-pending"
-RECORD = "run.json"
+STORE_FILE, ARTIFACTS_DIR, PENDING_DIR, RECORD = "mlflow.db", "mlartifacts", ".mlflow-pending", "run.json"
 VERSIONED_PACKAGES = ("tensorflow", "keras", "dvc", "mlflow")
 INVOCATION_TAG = "layerwise.invocation"
+# The tag MLflow's UI writes when a user sets an experiment's type to "Machine learning".
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+# What a parent run shares with its stages: who ran them, from which commit.
+SHARED_TAGS = ("mlflow.user", "mlflow.source.git.commit", "mlflow.source.git.branch", "dvc.experiment")
+
+_process_start: float | None = None
 
 
 class TrackingUnavailable(Exception):
@@ -52,13 +45,13 @@ class TrackingUnavailable(Exception):
 
 
 def repo_root() -> Path:
+    """Where the store and the pending folder live: never the working directory, which DVC may make a copy."""
     if os.environ.get("DVC_ROOT"):
         return Path(os.environ["DVC_ROOT"]).resolve()
     here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".dvc").is_dir() or (folder / ".git").exists():
-            return folder
-    return here
+    return next(
+        (folder for folder in (here, *here.parents) if (folder / ".dvc").is_dir() or (folder / ".git").exists()), here
+    )
 
 
 def tracking_uri() -> str:
@@ -72,119 +65,130 @@ def pending_root() -> Path:
 def flatten(params: Mapping, prefix: str = "") -> dict[str, object]:
     flat: dict[str, object] = {}
     for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
+        flat.update(flatten(value, f"{prefix}{key}.") if isinstance(value, Mapping) else {f"{prefix}{key}": value})
     return flat
 
 
-# --- provenance -------------------------------------------------------------------------------------
+def time_runs_from_process_start() -> None:
+    """Start this process's runs when the process started (stages call this first): a stage logs at its end, and
+    MLflow's Duration should be the stage's (imports, loading, training), not the logging's."""
+    global _process_start
+    _process_start = _start_time()
 
-def git_commit(folder: Path) -> str:
+
+def _start_time(pid: int | None = None) -> float:
+    """A process's start, in seconds since the epoch: on Linux exact to the kernel's 10 ms, where psutil adds a boot
+    time rounded down to the second and so can be up to a second early."""
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
+        since_boot = int(Path(f"/proc/{pid or 'self'}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME) + since_boot / os.sysconf("SC_CLK_TCK")
+    except (OSError, AttributeError, ValueError, IndexError):  # not Linux
+        import psutil
+
+        return psutil.Process(pid).create_time()
 
 
-def invocation() -> dict[str, str] | None:
-    """The `dvc repro` / `dvc exp run` process this stage runs under: its key and a readable name."""
+def invocation() -> dict | None:
+    """The `dvc repro` / `dvc exp run` process this stage runs under: its key, a readable name and its start."""
     import psutil
 
     try:
         for process in psutil.Process().parents():
-            command = process.cmdline()
-            if any(Path(part).name == "dvc" for part in command[:2]):
-                started = datetime.fromtimestamp(process.create_time())
-                experiment = os.environ.get("DVC_EXP_NAME")
-                name = f"dvc exp run {experiment}" if experiment else f"dvc repro {started:%Y-%m-%d %H:%M:%S}"
-                return {"key": f"{socket.gethostname()}:{process.pid}:{process.create_time():.3f}", "name": name}
+            if any(Path(part).name == "dvc" for part in process.cmdline()[:2]):
+                started, experiment = process.create_time(), os.environ.get("DVC_EXP_NAME")
+                name = f"dvc repro {datetime.fromtimestamp(started):%Y-%m-%d %H:%M:%S}"
+                return {
+                    "key": f"{socket.gethostname()}:{process.pid}:{started:.3f}",
+                    "name": f"dvc exp run {experiment}" if experiment else name,
+                    "start_ms": int(_start_time(process.pid) * 1000),
+                }
     except psutil.Error:
         return None
     return None
 
 
 def provenance(stage: str, inputs: Iterable[str | Path]) -> dict[str, str]:
-    tags = {"dvc.stage": stage, "git.commit": git_commit(Path.cwd())}
+    """MLflow's own run tags (source file, git commit, user) plus what only DVC knows. MLflow resolves its tags from
+    the running process, so they are resolved here, in the stage: a later `relog` runs elsewhere."""
+    from mlflow.tracking.context.registry import resolve_tags
+
+    tags = {"dvc.stage": stage}
     if os.environ.get("DVC_EXP_NAME"):
         tags["dvc.experiment"] = os.environ["DVC_EXP_NAME"]
     for package in VERSIONED_PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             tags[f"version.{package}"] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            tags[f"version.{package}"] = "not installed"
     for path in inputs:
         tags[f"input.{Path(path).as_posix()}"] = f"sha256:{io.content_hash(path)}"
-    return tags
+    return resolve_tags(tags)
 
-
-# --- what a stage logs: written to a pending folder first ----------------------------------------------
 
 class StageRun:
-    """What a stage logs: per-epoch histories, final metrics, figures and files, kept in a folder."""
+    """What a stage logs, kept in its pending folder until MLflow has it."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.metrics: dict[str, float] = {}
 
+    def _subfolder(self, name: str) -> Path:
+        (self.folder / name).mkdir(exist_ok=True)
+        return self.folder / name
+
     def log_history(self, history: pd.DataFrame, prefix: str = "") -> None:
-        (self.folder / "histories").mkdir(exist_ok=True)
-        history.to_csv(self.folder / "histories" / f"{prefix or '_'}.csv", index=False)
+        """Per-epoch values (an ``epoch`` column), sent as step metrics: step = epoch."""
+        history.to_csv(self._subfolder("histories") / f"{prefix or '_'}.csv", index=False)
 
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         # A metric without a value (the spread of a single draw) has nothing to log.
         self.metrics.update({key: float(value) for key, value in flatten(metrics).items() if value is not None})
 
-    def log_figure(self, figure, name: str) -> None:
-        from pipeline.report.figures import png_bytes
-
-        (self.folder / "figures").mkdir(exist_ok=True)
-        (self.folder / "figures" / name).write_bytes(png_bytes(figure))
+    def log_figure(self, png: bytes, name: str) -> None:
+        """A figure already drawn (PNG bytes): tracking draws nothing itself, so no stage depends on plotting code
+        through it."""
+        (self._subfolder("figures") / name).write_bytes(png)
 
     def log_artifact(self, path: str | Path) -> None:
-        (self.folder / "artifacts").mkdir(exist_ok=True)
-        shutil.copy(path, self.folder / "artifacts" / Path(path).name)
+        shutil.copy(path, self._subfolder("artifacts") / Path(path).name)
 
 
 @contextlib.contextmanager
 def stage_run(stage: str, experiment: str, params: Mapping, inputs: Iterable[str | Path] = ()) -> Iterator[StageRun]:
     """Collect one stage's run, then send it to MLflow; if MLflow is unreachable, keep it for `relog`.
 
+    The run starts when the stage process did (outside a stage: when the block is entered) and ends with the block.
     A stage that fails inside the block logs nothing: DVC does not record it either.
     """
-    started = int(time.time() * 1000)
-    record = {"stage": stage, "experiment": experiment, "params": {k: str(v) for k, v in flatten(params).items()},
-              "tags": provenance(stage, inputs), "parent": invocation(), "start_ms": started}
-    root = pending_root()
-    root.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    folder = root / f"{stamp}-{stage.replace('/', '_').replace(':', '_')}-{os.getpid()}"
+    record = {
+        "stage": stage,
+        "experiment": experiment,
+        "start_ms": int(1000 * (_process_start or time.time())),
+        "params": {key: str(value) for key, value in flatten(params).items()},
+        "tags": provenance(stage, inputs),
+        "parent": invocation(),
+    }
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    folder = pending_root() / f"{stamp}-{stage.replace('/', '_').replace(':', '_')}-{os.getpid()}"
     with io.atomic_path(folder, directory=True) as building:  # a killed stage leaves no half run to send
-        run = StageRun(building)
-        yield run
-        record.update(metrics=run.metrics, end_ms=int(time.time() * 1000))
+        logged = StageRun(building)
+        yield logged
+        record.update(metrics=logged.metrics, end_ms=int(time.time() * 1000))
         (building / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
     try:
         send(folder)
-    except TrackingUnavailable as error:
-        _warn_once(record, error)
+    except TrackingUnavailable as error:  # one line per `dvc repro`: its later stages stay quiet
+        waiting = pending_runs()
+        if not record["parent"] or sum(_read(path).get("parent") == record["parent"] for path in waiting) == 1:
+            print(
+                f"warning: MLflow tracking at {tracking_uri()} is unreachable ({error}); the stage's outputs are "
+                f"written and its run waits in {pending_root()} ({len(waiting)} waiting): send them later with "
+                "`python -m pipeline relog`",
+                file=sys.stderr,
+            )
 
 
-def _warn_once(record: dict, error: TrackingUnavailable) -> None:
-    """One line per `dvc repro`: later stages of the same invocation stay quiet."""
-    waiting = pending_runs()
-    same = [path for path in waiting if record["parent"] and json.loads((path / RECORD).read_text()).get("parent") == record["parent"]]
-    if len(same) > 1:
-        return
-    print(f"warning: MLflow tracking at {tracking_uri()} is unreachable ({error}); the stage's outputs are written and "
-          f"its run waits in {pending_root()} ({len(waiting)} waiting): send them later with `python -m pipeline relog`",
-          file=sys.stderr)
+def _read(folder: Path) -> dict:
+    return json.loads((folder / RECORD).read_text())
 
-
-# --- sending a pending run to MLflow ----------------------------------------------------------------
 
 def pending_runs() -> list[Path]:
     root = pending_root()
@@ -193,42 +197,34 @@ def pending_runs() -> list[Path]:
     return sorted(path for path in root.iterdir() if not path.name.startswith(".") and (path / RECORD).is_file())
 
 
-def check_reachable(uri: str) -> None:
-    """Fail fast with a short reason instead of waiting for MLflow's retries."""
-    if not uri.startswith(("http://", "https://")):
-        return
-    import requests
-
-    try:
-        response = requests.get(f"{uri.rstrip('/')}/health", timeout=5)
-    except requests.RequestException as error:
-        raise TrackingUnavailable(type(error).__name__) from None
-    if response.status_code != 200:
-        raise TrackingUnavailable(f"HTTP {response.status_code} from /health")
-
-
 def send(folder: Path, uri: str | None = None) -> str:
     """Log one pending run to MLflow (nested under its invocation's parent run) and delete the folder."""
+    import requests
     from filelock import FileLock
 
     uri = uri or tracking_uri()
-    check_reachable(uri)
     try:
+        if uri.startswith(("http://", "https://")):  # fail fast with a short reason rather than after retries
+            requests.get(f"{uri.rstrip('/')}/health", timeout=5).raise_for_status()
         # One sender at a time per repository: parallel experiments (`dvc queue start -j 2`) share one SQLite file.
         with FileLock(pending_root() / ".send.lock", timeout=300):
             run_id = _log(folder, uri)
-    except Exception as error:  # noqa: BLE001 - any failure of the store leaves the run waiting, never the stage failing
-        raise TrackingUnavailable(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+    except requests.ConnectionError as error:
+        raise TrackingUnavailable(type(error).__name__) from None
+    except Exception as error:  # noqa: BLE001 - a failing store leaves the run waiting, never the stage failing
+        raise TrackingUnavailable(f"{type(error).__name__}: {next(iter(str(error).splitlines()), '')}") from None
     shutil.rmtree(folder)
     return run_id
 
 
 def _log(folder: Path, uri: str) -> str:
-    from mlflow.entities import Metric, Param
-    from mlflow.tracking import MlflowClient
+    """Create the run at the stage's start, log with MLflow's fluent API, end it at the stage's end: the client only
+    creates and ends it, since `mlflow.start_run` and `mlflow.end_run` stamp the time of sending."""
+    import mlflow
 
-    record = json.loads((folder / RECORD).read_text())
-    client = MlflowClient(tracking_uri=uri)
+    record = _read(folder)
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(uri)
     partial = folder / "partial_run_id"
     if partial.exists():  # an earlier attempt died half-way: replace its run, never duplicate it
         with contextlib.suppress(Exception):
@@ -237,50 +233,67 @@ def _log(folder: Path, uri: str) -> str:
     tags = dict(record["tags"])
     if record.get("parent"):
         tags["mlflow.parentRunId"] = _parent_run(client, experiment_id, record)
-    run = client.create_run(experiment_id, start_time=record["start_ms"], tags=tags, run_name=record["stage"])
-    run_id = run.info.run_id
+    run_id = client.create_run(
+        experiment_id, start_time=record["start_ms"], tags=tags, run_name=record["stage"]
+    ).info.run_id
     partial.write_text(run_id)
 
-    params = [Param(key, value) for key, value in record["params"].items()]
-    metrics = [Metric(key, value, record["end_ms"], 0) for key, value in record["metrics"].items()]
-    for history_file in sorted((folder / "histories").glob("*.csv")) if (folder / "histories").is_dir() else []:
-        prefix = "" if history_file.stem == "_" else history_file.stem
-        history = pd.read_csv(history_file)
-        metrics += [Metric(f"{prefix}{column}", float(value), record["end_ms"], int(epoch))
-                    for column in history.columns if column != "epoch"
-                    for epoch, value in zip(history["epoch"], history[column])]
-    for start in range(0, max(len(params), 1), 100):
-        client.log_batch(run_id, params=params[start:start + 100])
-    for start in range(0, len(metrics), 1000):
-        client.log_batch(run_id, metrics=metrics[start:start + 1000])
-    for kind in ("figures", "artifacts"):
+    logged_at = {"timestamp": record["end_ms"], "run_id": run_id}
+    mlflow.log_params(record["params"], run_id=run_id)
+    steps: dict[int, dict[str, float]] = {}  # every history's values of one epoch in one call
+    for history in sorted(folder.glob("histories/*.csv")):
+        prefix = "" if history.stem == "_" else history.stem
+        for row in pd.read_csv(history).to_dict("records"):
+            steps.setdefault(int(row.pop("epoch")), {}).update({f"{prefix}{key}": value for key, value in row.items()})
+    for step, values in sorted(steps.items()):
+        mlflow.log_metrics(values, step=step, **logged_at)
+    if record["metrics"]:
+        mlflow.log_metrics(record["metrics"], **logged_at)
+    for kind, artifact_path in (("figures", "figures"), ("artifacts", None)):
         if (folder / kind).is_dir():
-            for path in sorted((folder / kind).iterdir()):
-                client.log_artifact(run_id, str(path), "figures" if kind == "figures" else None)
+            mlflow.log_artifacts(str(folder / kind), artifact_path, run_id=run_id)
     client.set_terminated(run_id, "FINISHED", end_time=record["end_ms"])
     return run_id
 
 
 def _experiment_id(client, name: str, uri: str) -> str:
+    """The experiment, found or created (artifacts beside a SQLite store), marked as model training unless it has a
+    type already. MLflow 3.17's UI reads its browser switch before this mark: see `ui_url`."""
+    key, kind = EXPERIMENT_KIND
     experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    artifact_location = (repo_root() / ARTIFACTS_DIR).as_uri() if uri.startswith("sqlite:") else None
-    return client.create_experiment(name, artifact_location=artifact_location)
+    if experiment is None:
+        artifact_location = (repo_root() / ARTIFACTS_DIR).as_uri() if uri.startswith("sqlite:") else None
+        return client.create_experiment(name, artifact_location=artifact_location, tags={key: kind})
+    if key not in experiment.tags:
+        client.set_experiment_tag(experiment.experiment_id, key, kind)
+    return experiment.experiment_id
 
 
 def _parent_run(client, experiment_id: str, record: dict) -> str:
-    """One parent run per dvc invocation, found by its key or created finished (it only groups)."""
-    parent = record["parent"]
-    found = client.search_runs([experiment_id], filter_string=f"tags.`{INVOCATION_TAG}` = '{parent['key']}'", max_results=1)
+    """The run grouping one dvc invocation's stages, found by its key or created. It starts when dvc did and ends
+    with the last stage sent, so its Duration is the invocation's."""
+    parent, end_ms = record["parent"], record["end_ms"]
+    found = client.search_runs([experiment_id], f"tags.`{INVOCATION_TAG}` = '{parent['key']}'", max_results=1)
     if found:
-        return found[0].info.run_id
-    tags = {INVOCATION_TAG: parent["key"], "git.commit": record["tags"]["git.commit"]}
-    if "dvc.experiment" in record["tags"]:
-        tags["dvc.experiment"] = record["tags"]["dvc.experiment"]
-    run = client.create_run(experiment_id, start_time=record["start_ms"], tags=tags, run_name=parent["name"])
-    client.set_terminated(run.info.run_id, "FINISHED", end_time=record["start_ms"])
-    return run.info.run_id
+        run_id, end_ms = found[0].info.run_id, max(found[0].info.end_time or 0, end_ms)
+    else:
+        shared = {key: record["tags"][key] for key in SHARED_TAGS if key in record["tags"]}
+        tags = {INVOCATION_TAG: parent["key"], **shared}
+        start_ms = parent.get("start_ms", record["start_ms"])  # runs that waited from before parents had a start
+        run_id = client.create_run(experiment_id, start_time=start_ms, tags=tags, run_name=parent["name"]).info.run_id
+    client.set_terminated(run_id, "FINISHED", end_time=end_ms)
+    return run_id
+
+
+def ui_url(experiment: str, base: str = "http://127.0.0.1:5000") -> str:
+    """The link that opens `mlflow ui` on the experiment's runs. MLflow 3.17's UI opens an experiment as GenAI
+    (overview, traces) or as model training after a switch kept in the browser, GenAI unless set, whatever the
+    experiment's tags say; the link sets it."""
+    from mlflow import MlflowClient
+
+    found = MlflowClient(tracking_uri()).get_experiment_by_name(experiment)
+    page = f"experiments/{found.experiment_id}/runs" if found else "experiments"
+    return f"{base.rstrip('/')}/#/{page}?workflowType=machine_learning"
 
 
 def relog(uri: str | None = None) -> tuple[int, list[str]]:

@@ -17,7 +17,6 @@ import pandas as pd
 
 from pipeline import io
 
-
 # Batches per call into the compiled train step: fewer Python round trips per epoch (the benchmark's choice).
 STEPS_PER_EXECUTION = 32
 # Below this many train steps XLA's compile time (a second or two) costs more than it saves.
@@ -47,11 +46,19 @@ def xla_pays(model, steps: int) -> bool:
     """
     import keras
 
-    convolutions = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.Conv1DTranspose,
-                    keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose, keras.layers.DepthwiseConv2D,
-                    keras.layers.SeparableConv2D)
-    return steps >= XLA_MIN_STEPS and not any(isinstance(layer, convolutions) or hasattr(layer, "seed_generator")
-                   for layer in model._flatten_layers())
+    convolutions = (
+        keras.layers.Conv1D,
+        keras.layers.Conv2D,
+        keras.layers.Conv3D,
+        keras.layers.Conv1DTranspose,
+        keras.layers.Conv2DTranspose,
+        keras.layers.Conv3DTranspose,
+        keras.layers.DepthwiseConv2D,
+        keras.layers.SeparableConv2D,
+    )
+    return steps >= XLA_MIN_STEPS and not any(
+        isinstance(layer, convolutions) or hasattr(layer, "seed_generator") for layer in model._flatten_layers()
+    )
 
 
 def compile_for_speed(model, *, learning_rate: float, loss, metrics: list[str] | None = None, steps: int) -> None:
@@ -59,28 +66,47 @@ def compile_for_speed(model, *, learning_rate: float, loss, metrics: list[str] |
     Keras's default speed on CPU, with the same loss."""
     import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics or [],
-                  jit_compile=xla_pays(model, steps), steps_per_execution=STEPS_PER_EXECUTION)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=loss,
+        metrics=metrics or [],
+        jit_compile=xla_pays(model, steps),
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
 
 
-def fit(model, x, y, *, epochs: int, batch_size: int, learning_rate: float, loss, seed: int | None = None,
-        metrics: list[str] | None = None, validation_data=None, checkpoint: Checkpoint | None = None,
-        callbacks=None, augment=None) -> pd.DataFrame:
+def fit(
+    model,
+    x,
+    y,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    loss,
+    seed: int | None = None,
+    metrics: list[str] | None = None,
+    validation_data=None,
+    checkpoint: Checkpoint | None = None,
+    callbacks=None,
+    augment=None,
+) -> pd.DataFrame:
     """Compile with Adam (:func:`compile_for_speed`) and train in one ``model.fit``; the per-epoch history.
 
     Each epoch's shuffle is :func:`epoch_order` of ``seed`` (None: drawn from the generators that
-    :func:`make_deterministic` seeded), not Keras's, whose state cannot be saved; batches are gathered from
-    ``x`` by index, so an epoch copies nothing. ``augment(images, seed)`` transforms each training batch in
-    the input pipeline with a stateless seed of (seed, epoch, batch). With a ``checkpoint`` the state is saved after every epoch and
-    a matching checkpoint is resumed: the resumed run sees the very batches an uninterrupted one would.
+    :func:`make_deterministic` seeded), not Keras's, whose state cannot be saved; batches are gathered from ``x`` by
+    index, so an epoch copies nothing. ``augment(images, seed)`` transforms each training batch in the input
+    pipeline with a stateless seed of (seed, epoch, batch). With a ``checkpoint`` the state is saved after every
+    epoch and a matching checkpoint is resumed: the resumed run sees the very batches an uninterrupted one would.
     """
     import keras
     import tensorflow as tf
 
     count = len(x)
     # all the fit's steps, not those left after a resume, so that a resumed run compiles the same way
-    compile_for_speed(model, learning_rate=learning_rate, loss=loss, metrics=metrics,
-                      steps=-(-count // batch_size) * epochs)
+    compile_for_speed(
+        model, learning_rate=learning_rate, loss=loss, metrics=metrics, steps=-(-count // batch_size) * epochs
+    )
     model.optimizer.build(model.trainable_variables)
     start, history = checkpoint.restore(model) if checkpoint else (0, [])
     if seed is None:
@@ -91,16 +117,20 @@ def fit(model, x, y, *, epochs: int, batch_size: int, learning_rate: float, loss
     targets = inputs if y is x else tf.constant(y)
 
     def batch(index):
-        rows = order[index * batch_size:(index + 1) * batch_size]
+        rows = order[index * batch_size : (index + 1) * batch_size]
         images = tf.gather(inputs, rows)
         if augment is not None:
             batch_seed = tf.random.experimental.stateless_fold_in(
-                tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64), epoch_number), index)
+                tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64), epoch_number), index
+            )
             images = tf.ensure_shape(augment(images, batch_seed), images.shape)
         return images, tf.gather(targets, rows)
 
-    batches = tf.data.Dataset.range(-(-count // batch_size)).map(batch, num_parallel_calls=tf.data.AUTOTUNE,
-                                                                 deterministic=True).prefetch(2)
+    batches = (
+        tf.data.Dataset.range(-(-count // batch_size))
+        .map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(2)
+    )
 
     class EpochEnd(keras.callbacks.Callback):
         """Sets the epoch's order before it starts; records, prints and checkpoints it when it ends."""
@@ -113,15 +143,26 @@ def fit(model, x, y, *, epochs: int, batch_size: int, learning_rate: float, loss
         def on_epoch_end(self, epoch, logs=None):
             row = {"epoch": epoch + 1, **{name: float(value) for name, value in (logs or {}).items()}}
             history.append(row)
-            print(f"epoch {epoch + 1}/{epochs}: " + ", ".join(f"{name} {value:.6f}" for name, value in row.items()
-                                                            if name != "epoch")
-                  + f" ({time.perf_counter() - self.started:.1f} s)", flush=True)
+            print(
+                f"epoch {epoch + 1}/{epochs}: "
+                + ", ".join(f"{name} {value:.6f}" for name, value in row.items() if name != "epoch")
+                + f" ({time.perf_counter() - self.started:.1f} s)",
+                flush=True,
+            )
             if checkpoint:
                 checkpoint.save(self.model, epoch + 1, history)
 
     if start < epochs:
-        model.fit(batches, epochs=epochs, initial_epoch=start, validation_data=validation_data,
-                  validation_batch_size=1024, shuffle=False, callbacks=[*(callbacks or []), EpochEnd()], verbose=0)
+        model.fit(
+            batches,
+            epochs=epochs,
+            initial_epoch=start,
+            validation_data=validation_data,
+            validation_batch_size=1024,
+            shuffle=False,
+            callbacks=[*(callbacks or []), EpochEnd()],
+            verbose=0,
+        )
     columns = ["epoch", "loss", *(["val_loss"] if validation_data is not None else [])]
     return pd.DataFrame(history, columns=list(dict.fromkeys([*columns, *(history[0] if history else [])])))
 
@@ -131,10 +172,18 @@ def fingerprint(settings: Mapping, inputs: Iterable[str | Path]) -> str:
     import keras
     import tensorflow as tf
 
-    return hashlib.sha256(json.dumps({
-        "settings": settings, "tensorflow": tf.__version__, "keras": keras.__version__,
-        "inputs": {Path(path).as_posix(): io.content_hash(path) for path in inputs},
-    }, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(
+            {
+                "settings": settings,
+                "tensorflow": tf.__version__,
+                "keras": keras.__version__,
+                "inputs": {Path(path).as_posix(): io.content_hash(path) for path in inputs},
+            },
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()
 
 
 @dataclass
@@ -150,8 +199,11 @@ class Checkpoint:
     STATE = "state.json"
 
     def save(self, model, epoch: int, history: list[dict]) -> None:
-        io.write_arrays(self.directory, {"model": _numbered(model.variables), "optimizer": _numbered(model.optimizer.variables)},
-                        json_files={self.STATE: {"fingerprint": self.fingerprint, "epoch": epoch, "history": history}})
+        io.write_arrays(
+            self.directory,
+            {"model": _numbered(model.variables), "optimizer": _numbered(model.optimizer.variables)},
+            json_files={self.STATE: {"fingerprint": self.fingerprint, "epoch": epoch, "history": history}},
+        )
 
     def restore(self, model) -> tuple[int, list[dict]]:
         """Load the saved state into ``model`` (compiled, optimizer built); (0, []) when there is nothing to resume."""

@@ -1,4 +1,4 @@
-"""What every stage script shares: one-line user errors with exit code 2, and its stage name."""
+"""What every stage script shares: one-line user errors with exit code 2, its stage name, its MLflow run's start."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import os
 import sys
 from collections.abc import Callable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
-
-from pipeline.errors import UserError  # noqa: E402
+from pipeline import tracking
+from pipeline.errors import UserError
 
 
 def stage_name(default: str) -> str:
@@ -18,6 +16,7 @@ def stage_name(default: str) -> str:
 
 
 def run(main: Callable[[list[str]], None]) -> None:
+    tracking.time_runs_from_process_start()
     try:
         main(sys.argv[1:])
     except UserError as error:

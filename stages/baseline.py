@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
 from pipeline.data.split import draw_count, labelled, labels_of
-from pipeline.fewlabel.stats import summarise
+from pipeline.stats import summarise
 from stages._common import run, stage_name
 
 
@@ -25,11 +25,20 @@ def main(argv: list[str]) -> None:
             per_draw.append({"test_accuracy": float(model.score(pixels["test"], test_labels))})
         metrics[str(budget)] = summarise(per_draw)
     io.write_json(paths.BASELINE_METRICS, metrics)
-    with tracking.stage_run(stage_name("baseline"), params.mlflow.experiment,
-                            {"seed": params.seed, "draws": draw_count(table), **params.baseline.model_dump()},
-                            inputs=[paths.SPLIT_TABLE, paths.features(PIXELS)]) as logged:
-        logged.log_metrics({f"{budget}_{name}": value for budget, summary in metrics.items()
-                            for name, value in summary.items() if not name.startswith("draw_")})
+    with tracking.stage_run(
+        stage_name("baseline"),
+        params.mlflow.experiment,
+        {"seed": params.seed, "draws": draw_count(table), **params.baseline.model_dump()},
+        inputs=[paths.SPLIT_TABLE, paths.features(PIXELS)],
+    ) as logged:
+        logged.log_metrics(
+            {
+                f"{budget}_{name}": value
+                for budget, summary in metrics.items()
+                for name, value in summary.items()
+                if not name.startswith("draw_")
+            }
+        )
 
 
 if __name__ == "__main__":

@@ -1,68 +1,72 @@
-"""Stage `chapter@<technique>` (and `features`): one technique of the autoencoders chapter on the images.
+"""Stage `chapter@<technique>` (and `features`): one technique of the autoencoders chapter.
 
-Writes the arrays its figure is drawn from, its metrics and its learning curves; the report draws it.
+Runs ``pipeline/chapter/<technique>/train.py`` and writes the arrays its figure is drawn from, its metrics and
+its learning curves; the report draws it.
 """
-
-import importlib
 
 import pandas as pd
 
 from pipeline import config, io, paths, tracking
-from pipeline.chapter import TECHNIQUES
+from pipeline.chapter import technique
 from pipeline.config import PIXELS
 from pipeline.data.split import SUBSETS, labelled, labels_of
 from pipeline.errors import ConfigError
 from pipeline.models.autoencoders import weight_names
-from pipeline.report import chapter as chapter_figures
 from pipeline.training import make_deterministic
 from stages._common import run, stage_name
 
 
-def technique_function(name: str):
-    """``pipeline/chapter/<name>.py``'s run: each technique is one module, which its stage alone depends on."""
-    return importlib.import_module(f"pipeline.chapter.{name}").run
-
-
-def features_result(params):
+def features_result(params, run_features):
     """Feature visualisation reads the main pipeline's greedy layers, their cached codings and the labels."""
-    from pipeline.chapter import features
-
     layers = params.pretrain.layers
     weights = {name: io.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()}
     codings = {name: io.read_arrays(paths.features(name), ["train", "test"]) for name in [PIXELS, *layers]}
     table = pd.read_csv(paths.SPLIT_TABLE)
     budget = params.split.budgets[-1]
-    inputs = [paths.SPLIT_TABLE, *(paths.pretrain_model(name) for name in layers),
-              *(paths.features(name) for name in [PIXELS, *layers])]
-    result = features.run(params.chapter.features, layers, weights, codings, labelled(table, budget),
-                          labels_of(table, "test"), budget, params.seed)
+    inputs = [
+        paths.SPLIT_TABLE,
+        *(paths.pretrain_model(name) for name in layers),
+        *(paths.features(name) for name in [PIXELS, *layers]),
+    ]
+    result = run_features(
+        params.features,
+        layers=layers,
+        weights=weights,
+        features=codings,
+        labelled=labelled(table, budget),
+        test_labels=labels_of(table, "test"),
+        budget=budget,
+        seed=params.seed,
+    )
     return result, inputs
 
 
 def main(argv: list[str]) -> None:
     params = config.load()
-    if len(argv) != 1 or argv[0] not in TECHNIQUES:
-        raise ConfigError(f"chapter: got {argv}, must be one technique of {list(TECHNIQUES)}")
-    name = argv[0]
-    settings = {"seed": params.seed, "technique": name, **getattr(params.chapter, name).model_dump()}
+    if len(argv) != 1:
+        raise ConfigError(f"chapter: got {argv}, must be one technique's name")
+    chosen = technique(argv[0])
+    settings = chosen.params_of(params)
     make_deterministic(params.seed)
-    if name == "features":
-        result, inputs = features_result(params)
+    if chosen.reads_layers:
+        result, inputs = features_result(params, chosen.train().run)
     else:
         inputs = [paths.features(PIXELS)]
-        pixels = io.read_arrays(inputs[0], list(SUBSETS))
-        result = technique_function(name)(getattr(params.chapter, name), pixels, params.seed)
+        result = chosen.train().run(settings, io.read_arrays(inputs[0], list(SUBSETS)), params.seed)
 
-    history = result.history_table()
-    io.write_arrays(paths.chapter_arrays(name), result.arrays)
+    io.write_arrays(paths.chapter_arrays(chosen.name), result.arrays)
     if result.histories:
-        io.write_csv(paths.chapter_history(name), history)
-    io.write_json(paths.chapter_metrics(name), result.metrics)
-    with tracking.stage_run(stage_name(f"chapter@{name}"), params.mlflow.experiment, settings, inputs=inputs) as logged:
+        io.write_csv(paths.chapter_history(chosen.name), result.history_table())
+    io.write_json(paths.chapter_metrics(chosen.name), result.metrics)
+    with tracking.stage_run(
+        stage_name(chosen.stage),
+        params.mlflow.experiment,
+        {"seed": params.seed, "technique": chosen.name, **settings.model_dump()},
+        inputs=inputs,
+    ) as logged:
         for model, curve in result.histories.items():
             logged.log_history(curve, prefix=f"{model.replace(' ', '_')}_")
         logged.log_metrics({**result.metrics, **result.timings})
-        logged.log_figure(chapter_figures.FIGURES[name](result.arrays, result.metrics, history), f"{name}.png")
 
 
 if __name__ == "__main__":

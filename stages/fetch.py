@@ -11,10 +11,14 @@ def main(argv: list[str]) -> None:
     arrays, card = prepare(params.data)
     io.write_arrays(paths.PREPARED, arrays)
     io.write_json(paths.CARD, card)
-    with tracking.stage_run(stage_name("fetch"), params.mlflow.experiment, {"data": params.data.model_dump()},
-                            inputs=[paths.PREPARED]) as logged:
-        logged.log_metrics({"train_images": card["counts"]["train"]["images"], "test_images": card["counts"]["test"]["images"]})
-        logged.log_figure(figures.sample_grid(arrays["train_images"], arrays["train_labels"], card["class_names"]), "samples.png")
+    with tracking.stage_run(
+        stage_name("fetch"), params.mlflow.experiment, {"data": params.data.model_dump()}, inputs=[paths.PREPARED]
+    ) as logged:
+        logged.log_metrics(
+            {"train_images": card["counts"]["train"]["images"], "test_images": card["counts"]["test"]["images"]}
+        )
+        samples = figures.sample_grid(arrays["train_images"], arrays["train_labels"], card["class_names"])
+        logged.log_figure(figures.png_bytes(samples), "samples.png")
         logged.log_artifact(paths.CARD)
 
 

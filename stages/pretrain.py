@@ -8,7 +8,6 @@ from pipeline import config, io, paths, tracking
 from pipeline.data.split import SUBSETS
 from pipeline.errors import ConfigError
 from pipeline.greedy import pretrain_layer
-from pipeline.report import figures
 from pipeline.training import Checkpoint, fingerprint, make_deterministic
 from stages._common import run, stage_name
 
@@ -31,10 +30,11 @@ def main(argv: list[str]) -> None:
     io.write_csv(paths.pretrain_history(name), result.history)
     io.write_json(paths.pretrain_metrics(name), result.metrics)
     checkpoint.discard()
-    with tracking.stage_run(stage_name(f"pretrain@{name}"), params.mlflow.experiment, settings, inputs=inputs) as logged:
+    with tracking.stage_run(
+        stage_name(f"pretrain@{name}"), params.mlflow.experiment, settings, inputs=inputs
+    ) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
-        logged.log_figure(figures.learning_curves({name: result.history}), f"{name}_learning_curve.png")
 
 
 if __name__ == "__main__":

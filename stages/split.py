@@ -12,19 +12,29 @@ def main(argv: list[str]) -> None:
     arrays = io.read_arrays(paths.PREPARED, list(ARRAY_NAMES))
     card = io.read_json(paths.CARD)
     table = make_split(
-        arrays["train_labels"], arrays["test_labels"], len(card["class_names"]),
-        params.split.validation_size, params.split.budgets, params.seed, params.split.draws,
+        arrays["train_labels"],
+        arrays["test_labels"],
+        len(card["class_names"]),
+        validation_size=params.split.validation_size,
+        budgets=params.split.budgets,
+        seed=params.seed,
+        draws=params.split.draws,
     )
     io.write_arrays(paths.features(PIXELS), subset_images(arrays["train_images"], arrays["test_images"], table))
     io.write_csv(paths.SPLIT_TABLE, table)
     counts = table["subset"].value_counts()
-    with tracking.stage_run(stage_name("split"), params.mlflow.experiment,
-                            {"seed": params.seed, "split": params.split.model_dump()},
-                            inputs=[paths.PREPARED, paths.CARD]) as logged:
-        logged.log_metrics({
-            **{f"{subset}_images": int(counts.get(subset, 0)) for subset in ("train", "valid", "test")},
-            **{f"labelled_{budget}": len(labelled(table, budget)[0]) for budget in params.split.budgets},
-        })
+    with tracking.stage_run(
+        stage_name("split"),
+        params.mlflow.experiment,
+        {"seed": params.seed, "split": params.split.model_dump()},
+        inputs=[paths.PREPARED, paths.CARD],
+    ) as logged:
+        logged.log_metrics(
+            {
+                **{f"{subset}_images": int(counts.get(subset, 0)) for subset in ("train", "valid", "test")},
+                **{f"labelled_{budget}": len(labelled(table, budget)[0]) for budget in params.split.budgets},
+            }
+        )
         logged.log_artifact(paths.SPLIT_TABLE)
 
 

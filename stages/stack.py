@@ -5,7 +5,6 @@ from pipeline.config import PIXELS
 from pipeline.data.split import SUBSETS
 from pipeline.greedy import stack_layers
 from pipeline.models.autoencoders import weight_names
-from pipeline.report import figures
 from pipeline.training import Checkpoint, fingerprint, make_deterministic
 from stages._common import run, stage_name
 
@@ -18,8 +17,10 @@ def main(argv: list[str]) -> None:
     make_deterministic(params.seed)
     settings = {"seed": params.seed, **params.stack.model_dump(), "layers": ",".join(layers)}
     inputs = [*(paths.pretrain_model(name) for name in layers), paths.features(PIXELS)]
-    checkpoint = Checkpoint(paths.checkpoint("stack"), fingerprint({**settings, "pretrain": params.pretrain.model_dump()}, inputs))
-    result = stack_layers(layers, weights, pixels, params.stack, params.seed, checkpoint)
+    checkpoint = Checkpoint(
+        paths.checkpoint("stack"), fingerprint({**settings, "pretrain": params.pretrain.model_dump()}, inputs)
+    )
+    result = stack_layers(layers, weights, pixels, params.stack, seed=params.seed, checkpoint=checkpoint)
 
     io.write_arrays(paths.STACK_MODEL, result.weights)
     io.write_arrays(paths.RECONSTRUCTIONS, result.reconstructions)
@@ -29,9 +30,6 @@ def main(argv: list[str]) -> None:
     with tracking.stage_run(stage_name("stack"), params.mlflow.experiment, settings, inputs=inputs) as logged:
         logged.log_history(result.history)
         logged.log_metrics(result.metrics)
-        logged.log_figure(figures.stack_reconstructions(
-            pixels["test"], result.reconstructions, params.stack.finetune_epochs > 0, count=10,
-        ), "reconstructions.png")
 
 
 if __name__ == "__main__":

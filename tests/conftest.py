@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import socket
 import subprocess
 import sys
@@ -18,9 +17,6 @@ from pipeline.data.idx import write_idx_directory
 from pipeline.data.synthetic import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 
 def default_params() -> dict:
@@ -37,11 +33,13 @@ def tiny_params(idx_dir: Path) -> dict:
     layers["l2"].update(units=16, epochs=3, batch_size=32)
     params["stack"].update(finetune_epochs=2, batch_size=32)
     params["report"].update(reconstructions=4)
-    # frozen and autoencoder are covered by tests/test_fewlabel.py; two recipes keep the matrix real and the suite short.
+    # frozen and autoencoder are covered by tests/test_fewlabel.py; two recipes keep the matrix real, the suite short.
     classify = params["classify"]
     classify["recipes"] = ["supervised", "propagation"]
     classify["supervised"].update(epochs=20, batch_size=16)
-    classify["propagation"].update(neighbours=10, warmup_epochs=20, warmup_batch_size=16, epochs=3, batch_size=32, flip=False)
+    classify["propagation"].update(
+        neighbours=10, warmup_epochs=20, warmup_batch_size=16, epochs=3, batch_size=32, flip=False
+    )
     params["baseline"].update(max_iter=200)
     tiny = {"epochs": 1, "batch_size": 64}  # the stages' wiring; tests/test_chapter.py checks what they learn
     chapter = params["chapter"]
@@ -50,7 +48,7 @@ def tiny_params(idx_dir: Path) -> dict:
     chapter["phases"].update(units=[16, 8], joint_epochs=1, **tiny)
     chapter["denoising"].update(units=[16, 8], overcomplete_units=800, **tiny)
     chapter["sparsity"].update(units=[16, 32], **tiny)
-    chapter["features"].update(neurons=3, top_images=2, ascent_steps=10, probe_max_iter=200)
+    params["features"].update(neurons=3, top_images=2, ascent_steps=10, probe_max_iter=200)
     chapter["vae"].update(units=[16, 8], codings=2, grid=2, walk_steps=3, **tiny)
     chapter["conv"].update(filters=[4, 8], codings=8, **tiny)
     return params
@@ -77,10 +75,23 @@ def mlflow_server(folder: Path):
 
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
-         "--artifacts-destination", str(folder / "served")],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'server.db'}",
+            "--artifacts-destination",
+            str(folder / "served"),
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     uri = f"http://127.0.0.1:{port}"
     try:

@@ -78,7 +78,11 @@ BAD = [
     ("pretrain", DELETE, ["pretrain", "required"]),
     ("pretrain.layers.l1.noise", "salt", ["pretrain.layers.l1.noise", "salt", "gaussian", "dropout"]),
     ("pretrain.layers.l1.noise_level", 1.0, ["pretrain.layers.l1.noise_level", "less than 1"]),
-    ("pretrain.layers.l1.sparsity", "kl", ["pretrain.layers.l1.sparsity", "'kl'", "needs activation 'sigmoid'", "'selu'"]),
+    (
+        "pretrain.layers.l1.sparsity",
+        "kl",
+        ["pretrain.layers.l1.sparsity", "'kl'", "needs activation 'sigmoid'", "'selu'"],
+    ),
     ("pretrain.layers.l1.sparsity_target", 0, ["pretrain.layers.l1.sparsity_target", "greater than 0"]),
     ("chapter.sparsity.kl_target", 1.5, ["chapter.sparsity.kl_target", "1.5", "less than 1"]),
     ("chapter.tied.units", [], ["chapter.tied.units", "at least 1"]),
@@ -113,7 +117,10 @@ def test_validate_stage_exits_2_with_one_line_and_writes_nothing(tmp_path):
     params = with_change("pretrain.layers.l2.units", -5)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     result = subprocess.run(
-        [sys.executable, "-m", "stages.validate"], cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-m", "stages.validate"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 2
@@ -121,3 +128,18 @@ def test_validate_stage_exits_2_with_one_line_and_writes_nothing(tmp_path):
     assert len(lines) == 1
     assert "pretrain.layers.l2.units" in lines[0] and "-5" in lines[0]
     assert not (tmp_path / "data").exists()
+
+
+def test_check_catches_a_value_dvc_would_trip_over_while_parsing_dvc_yaml(tmp_path, capsys):
+    """`split.budgets` feeds dvc.yaml's matrix: DVC would stop with "'Value' object is not iterable"."""
+    from pipeline.__main__ import main
+
+    raw = default_params()
+    raw["split"]["budgets"] = "lots"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["check", str(tmp_path / "params.yaml")]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: {tmp_path / 'params.yaml'}: split.budgets: got 'lots', must be a valid list\n"
+    )
+    assert main(["check", str(ROOT / "params.yaml")]) == 0

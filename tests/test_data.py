@@ -18,8 +18,9 @@ from pipeline.errors import ConfigError, DataError
 from tests.conftest import ROOT, tiny_params
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-needs_fashion = pytest.mark.skipif(not (FASHION_DIR / IDX_FILES["train_images"]).exists(),
-                                   reason="dataset-fashion-mnist not installed (make data)")
+needs_fashion = pytest.mark.skipif(
+    not (FASHION_DIR / IDX_FILES["train_images"]).exists(), reason="dataset-fashion-mnist not installed (make data)"
+)
 
 
 def custom(idx_dir) -> DataParams:
@@ -31,13 +32,16 @@ def test_idx_round_trip():
     assert np.array_equal(decode_idx(encode_idx(images)), images)
 
 
-@pytest.mark.parametrize(("payload", "words"), [
-    (b"", "bad magic"),
-    (b"\x08\x03\x00\x00" + b"\x00" * 12, "bad magic"),
-    (b"\x00\x00\x0d\x01\x00\x00\x00\x01" + b"\x00" * 4, "element type 0x0d"),
-    (b"\x00\x00\x08\x03\x00\x00", "truncated IDX header"),
-    (encode_idx(np.zeros((3, 2, 2), np.uint8))[:-1], "promises shape (3, 2, 2)"),
-])
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (b"", "bad magic"),
+        (b"\x08\x03\x00\x00" + b"\x00" * 12, "bad magic"),
+        (b"\x00\x00\x0d\x01\x00\x00\x00\x01" + b"\x00" * 4, "element type 0x0d"),
+        (b"\x00\x00\x08\x03\x00\x00", "truncated IDX header"),
+        (encode_idx(np.zeros((3, 2, 2), np.uint8))[:-1], "promises shape (3, 2, 2)"),
+    ],
+)
 def test_malformed_idx_is_refused(payload, words):
     with pytest.raises(DataError, match=words.replace("(", r"\(").replace(")", r"\)")):
         decode_idx(payload, "file.gz")
@@ -124,16 +128,18 @@ def test_split_draws_are_class_balanced_nested_independent_and_disjoint_from_val
 def test_split_refuses_budgets_a_class_cannot_fill():
     labels = np.repeat(np.arange(10), 20).astype(np.uint8)
     with pytest.raises(ConfigError, match="split.budgets: got 15, must be a multiple of the 10 classes"):
-        make_split(labels, labels, 10, 50, [15], 0)
-    with pytest.raises(ConfigError, match="split.budgets: got 200, needs 20 labelled images of class 0, which has only 15"):
-        make_split(labels, labels, 10, 50, [200], 0)
+        make_split(labels, labels, 10, validation_size=50, budgets=[15], seed=0)
+    with pytest.raises(
+        ConfigError, match="split.budgets: got 200, needs 20 labelled images of class 0, which has only 15"
+    ):
+        make_split(labels, labels, 10, validation_size=50, budgets=[200], seed=0)
     with pytest.raises(ConfigError, match="split.validation_size: got 200"):
-        make_split(labels, labels, 10, 200, [10], 0)
+        make_split(labels, labels, 10, validation_size=200, budgets=[10], seed=0)
 
 
 def test_subset_images_scale_to_unit_interval():
     arrays = make_dataset(60, 20)
-    table = make_split(arrays["train_labels"], arrays["test_labels"], 10, 10, [10], 0)
+    table = make_split(arrays["train_labels"], arrays["test_labels"], 10, validation_size=10, budgets=[10], seed=0)
     images = subset_images(arrays["train_images"], arrays["test_images"], table)
     assert images["train"].shape == (50, 784) and images["train"].dtype == np.float32
     assert 0 <= images["test"].min() and images["test"].max() <= 1
@@ -170,12 +176,29 @@ def _empty(directory: Path) -> None:
 BAD_DATA = [
     ("truncated gzip", "train_images", _truncate, {}, ["train-images-idx3-ubyte.gz: corrupt or truncated gzip"]),
     ("corrupted gzip", "test_images", _flip_middle_byte, {}, ["t10k-images-idx3-ubyte.gz: corrupt or truncated gzip"]),
-    ("wrong IDX magic", "train_labels", _wrong_magic, {}, ["train-labels-idx1-ubyte.gz: not an IDX file (bad magic number 0808"]),
+    (
+        "wrong IDX magic",
+        "train_labels",
+        _wrong_magic,
+        {},
+        ["train-labels-idx1-ubyte.gz: not an IDX file (bad magic number 0808"],
+    ),
     ("counts disagree", "test_labels", _drop_a_label, {}, ["t10k-labels-idx1-ubyte.gz: 199 labels for 200 images"]),
-    ("checksum of a known dataset", None, None, {"name": "fashion_mnist", "class_names": None},
-     ["train-images-idx3-ubyte.gz: decoded content does not match the known fashion_mnist"]),
+    (
+        "checksum of a known dataset",
+        None,
+        None,
+        {"name": "fashion_mnist", "class_names": None},
+        ["train-images-idx3-ubyte.gz: decoded content does not match the known fashion_mnist"],
+    ),
     ("empty directory", None, _empty, {}, ["data.idx_dir:", "lacks train-images-idx3-ubyte.gz, train-labels"]),
-    ("missing directory", None, None, {"idx_dir": "/nonexistent/fashion"}, ["data.idx_dir: no directory at /nonexistent/fashion"]),
+    (
+        "missing directory",
+        None,
+        None,
+        {"idx_dir": "/nonexistent/fashion"},
+        ["data.idx_dir: no directory at /nonexistent/fashion"],
+    ),
 ]
 
 
@@ -202,8 +225,9 @@ def _files(folder: Path) -> dict[Path, bytes]:
 
 
 @pytest.mark.parametrize(("what", "target", "change", "data", "words"), BAD_DATA, ids=[case[0] for case in BAD_DATA])
-def test_fetch_stage_refuses_bad_data_in_one_line_and_keeps_the_previous_output(fetched, tmp_path, what, target,
-                                                                               change, data, words):
+def test_fetch_stage_refuses_bad_data_in_one_line_and_keeps_the_previous_output(
+    fetched, tmp_path, what, target, change, data, words
+):
     """The real stage, run as DVC runs it: exit 2, one line naming the file, prepared output untouched."""
     shutil.copytree(fetched, tmp_path, dirs_exist_ok=True)
     repo, idx_dir = tmp_path / "repo", tmp_path / "idx"

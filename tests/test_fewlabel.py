@@ -4,10 +4,11 @@ learning a tiny separable problem."""
 import numpy as np
 import pytest
 
-from pipeline.config import AutoencoderRecipeParams, LayerParams, PropagationParams, SupervisedParams
+from pipeline.config import LayerParams
 from pipeline.errors import ConfigError
+from pipeline.fewlabel import recipe
 from pipeline.fewlabel.results import BASELINE, fewlabel_table, mean_table, verdicts
-from pipeline.fewlabel.stats import paired_interval, per_draw, summarise, unpaired_interval, verdict
+from pipeline.stats import paired_interval, per_draw, summarise, unpaired_interval, verdict
 
 
 def test_a_consistent_gain_is_better_and_a_noisy_one_is_within_the_noise():
@@ -21,7 +22,14 @@ def test_a_consistent_gain_is_better_and_a_noisy_one_is_within_the_noise():
     # The pairing matters: the same gain drowned by draw-to-draw spread is noise for an unpaired comparison.
     spread = np.array([0.60, 0.80, 0.65, 0.75, 0.70])
     assert verdict(*paired_interval(spread + 0.01, spread)[1:]) == "better"
-    assert verdict(*unpaired_interval((spread.mean() + 0.01, spread.std(ddof=1), 5), (spread.mean(), spread.std(ddof=1), 5))[1:]) == "within the noise"
+    assert (
+        verdict(
+            *unpaired_interval((spread.mean() + 0.01, spread.std(ddof=1), 5), (spread.mean(), spread.std(ddof=1), 5))[
+                1:
+            ]
+        )
+        == "within the noise"
+    )
 
 
 def test_one_draw_gives_no_interval_and_the_report_says_so():
@@ -29,8 +37,13 @@ def test_one_draw_gives_no_interval_and_the_report_says_so():
     assert mean == pytest.approx(0.1) and np.isnan(low) and np.isnan(high) and verdict(low, high) == "no interval"
     summary = summarise([{"test_accuracy": 0.8}])
     assert summary["test_accuracy_sd"] is None and per_draw(summary).tolist() == [0.8]
-    accuracies = {100: {(BASELINE, None): np.array([0.7]), ("supervised", "pretrained"): np.array([0.8]),
-                        ("supervised", "random"): np.array([0.75])}}
+    accuracies = {
+        100: {
+            (BASELINE, None): np.array([0.7]),
+            ("supervised", "pretrained"): np.array([0.8]),
+            ("supervised", "random"): np.array([0.75]),
+        }
+    }
     [sentence] = verdicts(accuracies)
     assert "1 draw)" in sentence and "no interval can be given" in sentence and "beats" not in sentence
     table = fewlabel_table(accuracies)
@@ -39,13 +52,28 @@ def test_one_draw_gives_no_interval_and_the_report_says_so():
 
 def test_fewlabel_table_and_verdicts_over_several_draws():
     baseline = np.array([0.70, 0.71, 0.69])
-    accuracies = {100: {(BASELINE, None): baseline, ("propagation", "pretrained"): baseline + [0.08, 0.07, 0.09],
-                        ("propagation", "random"): baseline + [0.01, -0.02, 0.02]}}
+    accuracies = {
+        100: {
+            (BASELINE, None): baseline,
+            ("propagation", "pretrained"): baseline + [0.08, 0.07, 0.09],
+            ("propagation", "random"): baseline + [0.01, -0.02, 0.02],
+        }
+    }
     table = fewlabel_table(accuracies)
-    assert list(table.columns) == ["budget", "recipe", "pretrained", "draws", "mean_accuracy", "sd_accuracy",
-                                   "diff_vs_logistic_low", "diff_vs_logistic_high"]
+    assert list(table.columns) == [
+        "budget",
+        "recipe",
+        "pretrained",
+        "draws",
+        "mean_accuracy",
+        "sd_accuracy",
+        "diff_vs_logistic_low",
+        "diff_vs_logistic_high",
+    ]
     best = table[(table.recipe == "propagation") & table.pretrained].iloc[0]
-    assert best.mean_accuracy == pytest.approx(0.78) and 0 < best.diff_vs_logistic_low < 0.08 < best.diff_vs_logistic_high
+    assert (
+        best.mean_accuracy == pytest.approx(0.78) and 0 < best.diff_vs_logistic_low < 0.08 < best.diff_vs_logistic_high
+    )
     assert table[table.recipe == BASELINE].pretrained.tolist() == [False]
     [sentence] = verdicts(accuracies)
     assert "beats logistic regression" in sentence and "the pretrained start beats the random start" in sentence
@@ -55,7 +83,7 @@ def test_fewlabel_table_and_verdicts_over_several_draws():
 def test_poisson_learning_recovers_labels_on_a_toy_graph():
     from sklearn.datasets import make_blobs
 
-    from pipeline.fewlabel.propagation import knn_graph, propagate
+    from pipeline.fewlabel.propagation.train import knn_graph, propagate
 
     points, labels = make_blobs(n_samples=600, centers=[(0, 0), (8, 0), (0, 8)], cluster_std=1.0, random_state=0)
     rows = np.array([np.flatnonzero(labels == label)[0] for label in range(3)])  # one label per class
@@ -89,43 +117,72 @@ def separable():
 
     (train, train_labels), (test, test_labels) = images(500), images(200)
     pixels = {"train": train, "valid": test[:50], "test": test}
-    layers = {"l1": LayerParams(input="pixels", units=32, output_activation="sigmoid", epochs=5, batch_size=32),
-              "l2": LayerParams(input="l1", units=16, epochs=5, batch_size=32)}
+    layers = {
+        "l1": LayerParams(input="pixels", units=32, output_activation="sigmoid", epochs=5, batch_size=32),
+        "l2": LayerParams(input="l1", units=16, epochs=5, batch_size=32),
+    }
     make_deterministic(0)
     first = pretrain_layer("l1", layers["l1"], pixels, seed=0)
     second = pretrain_layer("l2", layers["l2"], first.codings, seed=0)
-    return layers, {"l1": first.weights, "l2": second.weights}, pixels, {"train_labels": train_labels, "test_labels": test_labels}
+    return (
+        layers,
+        {"l1": first.weights, "l2": second.weights},
+        pixels,
+        {"train_labels": train_labels, "test_labels": test_labels},
+    )
 
 
-@pytest.mark.parametrize("recipe, params", [
-    ("supervised", SupervisedParams(epochs=30, batch_size=10)),
-    ("frozen", SupervisedParams(epochs=60, batch_size=10, learning_rate=0.01)),  # the head alone learns slowly
-    ("autoencoder", AutoencoderRecipeParams(steps=150, labelled_batch=10, unlabelled_batch=32)),
-    ("propagation", PropagationParams(neighbours=10, warmup_epochs=30, warmup_batch_size=10, epochs=5, batch_size=32,
-                                      flip=False)),  # the synthetic class templates are not mirror-symmetric
-])
+@pytest.mark.parametrize(
+    "name, settings",
+    [
+        ("supervised", {"epochs": 30, "batch_size": 10}),
+        ("frozen", {"epochs": 60, "batch_size": 10, "learning_rate": 0.01}),  # the head alone learns slowly
+        ("autoencoder", {"steps": 150, "labelled_batch": 10, "unlabelled_batch": 32}),
+        (
+            "propagation",
+            {
+                "neighbours": 10,
+                "warmup_epochs": 30,
+                "warmup_batch_size": 10,
+                "epochs": 5,
+                "batch_size": 32,
+                "flip": False,
+            },
+        ),  # the synthetic class templates are not mirror-symmetric
+    ],
+)
 @pytest.mark.parametrize("pretrained", [True, False])
-def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, recipe, params, pretrained):
-    from pipeline.fewlabel import Problem, train
+def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, settings, pretrained):
+    from pipeline.fewlabel.common import Problem
     from pipeline.training import make_deterministic
 
     layers, weights, pixels, data = separable
     labels = data["train_labels"].astype(np.int64)
     rows = np.concatenate([np.flatnonzero(labels == label)[:3] for label in range(10)])  # 30 labels
     make_deterministic(0)
-    problem = Problem(layers, weights, pixels["train"], rows, labels[rows],
-                      (pixels["test"], data["test_labels"].astype(np.int64)), 10, 0, pool_labels=labels)
-    metrics = train(recipe, problem, params, pretrained=pretrained)
+    problem = Problem(
+        layers=layers,
+        weights=weights,
+        pool=pixels["train"],
+        labelled_rows=rows,
+        labels=labels[rows],
+        test=(pixels["test"], data["test_labels"].astype(np.int64)),
+        class_count=10,
+        seed=0,
+        pool_labels=labels,
+    )
+    chosen = recipe(name)
+    metrics = chosen.train().train(problem, chosen.params(**settings), pretrained=pretrained)
     assert metrics["test_accuracy"] > 0.4, metrics  # chance is 0.1
     assert metrics["labels_seen"] == 30
-    if recipe == "propagation":
+    if name == "propagation":
         assert metrics["propagated_label_accuracy"] > 0.5
 
 
 def test_flip_shift_gives_each_image_a_mirrored_or_shifted_copy_of_itself():
     import tensorflow as tf
 
-    from pipeline.fewlabel.propagation import flip_shift
+    from pipeline.fewlabel.propagation.train import flip_shift
 
     side, shift = 4, 1
     images = np.random.default_rng(0).random((64, side * side)).astype(np.float32) + 1  # no zeros of their own
@@ -135,7 +192,7 @@ def test_flip_shift_gives_each_image_a_mirrored_or_shifted_copy_of_itself():
         padded = np.pad(image.reshape(side, side), shift)
         for top in range(2 * shift + 1):
             for left in range(2 * shift + 1):
-                window = padded[top:top + side, left:left + side]
+                window = padded[top : top + side, left : left + side]
                 yield window.ravel()
                 yield np.fliplr(window).ravel()
 
@@ -145,3 +202,18 @@ def test_flip_shift_gives_each_image_a_mirrored_or_shifted_copy_of_itself():
     again = flip_shift(side, True, shift)(tf.constant(images), tf.constant([3, 4], tf.int64)).numpy()
     assert np.array_equal(again, augmented), "a pure function of its seed"
     assert flip_shift(side, False, 0) is None
+
+
+def test_every_recipe_folder_declares_what_the_registry_reads():
+    """A new folder under pipeline/fewlabel/ is a recipe: its title, summary, place, params and train."""
+    from pipeline.config import RECIPES
+    from pipeline.fewlabel import RECIPES as REGISTERED
+
+    assert (
+        RECIPES
+        == tuple(declared.name for declared in REGISTERED)
+        == ("supervised", "frozen", "autoencoder", "propagation")
+    )
+    for declared in REGISTERED:
+        assert declared.title and declared.summary and callable(declared.train().train)
+        assert declared.params().model_dump(), "every setting has a default"

@@ -49,8 +49,10 @@ def test_nothing_is_deserialized_with_pickle():
 
     from tests.conftest import ROOT
 
-    unsafe = re.compile(r"allow_pickle\s*=\s*True|import pickle|from pickle|safe_mode\s*=\s*False|joblib|"
-                        r"read_pickle|cloudpickle|\bnp\.load\(|numpy\.load\(")
+    unsafe = re.compile(
+        r"allow_pickle\s*=\s*True|import pickle|from pickle|safe_mode\s*=\s*False|joblib|"
+        r"read_pickle|cloudpickle|\bnp\.load\(|numpy\.load\("
+    )
     offenders = []
     for path in [*(ROOT / "pipeline").rglob("*.py"), *(ROOT / "stages").rglob("*.py")]:
         for number, line in enumerate(path.read_text().splitlines(), 1):
@@ -69,7 +71,9 @@ def test_a_symlinked_data_folder_cannot_lead_outside_the_repository(tmp_path, mo
     (repo / "data").mkdir(parents=True)
     (repo / "data" / "tfds").symlink_to(tmp_path / "elsewhere")
     monkeypatch.chdir(repo)
-    with pytest.raises(ConfigError, match=r"data.tfds_dir: got 'data/tfds', which leads to .*elsewhere, outside the repository"):
+    with pytest.raises(
+        ConfigError, match=r"data.tfds_dir: got 'data/tfds', which leads to .*elsewhere, outside the repository"
+    ):
         prepare(DataParams(source="tfds", tfds_dir="data/tfds"))
 
 
@@ -77,22 +81,31 @@ def test_comparison_tables_show_what_differs_and_the_change():
     from pipeline.compare import Revision, differing_params, metrics_side_by_side
     from pipeline.report.render import environment
 
-    metrics = lambda values: pd.DataFrame({"stage": ["stack", "stack"], "metric": ["mse", "old"], "value": values})  # noqa: E731
-    first = Revision("main", "a" * 40, {"seed": 42, "stack.epochs": 5}, metrics([0.5, 1.0]))
-    second = Revision("<b>exp</b>", "b" * 40, {"seed": 42, "stack.epochs": 7, "new": True},
-                      metrics([0.25, 1.0]).iloc[:1])
+    first = Revision("main", "a" * 40, {"seed": 42, "stack.epochs": 5}, {"mse.stack": 0.5, "mse.old": 1.0})
+    second = Revision("<b>exp</b>", "b" * 40, {"seed": 42, "stack.epochs": 7, "new": True}, {"mse.stack": 0.25})
     params = differing_params([first, second])
-    assert params.to_dict(orient="index") == {"new": {"main": "(absent)", "<b>exp</b>": True},
-                                              "stack.epochs": {"main": 5, "<b>exp</b>": 7}}
+    assert params.to_dict(orient="index") == {
+        "new": {"main": "(absent)", "<b>exp</b>": True},
+        "stack.epochs": {"main": 5, "<b>exp</b>": 7},
+    }
     table = metrics_side_by_side([first, second])
-    assert table.iloc[0].tolist() == ["stack", "mse", 0.5, 0.25, -0.25]
-    assert table.iloc[1, 3] != table.iloc[1, 3], "a metric missing on one side is NaN, not zero"
+    assert table.iloc[1].tolist() == ["mse.stack", 0.5, 0.25, -0.25]
+    assert table.iloc[0, 2] != table.iloc[0, 2], "a metric missing on one side is NaN, not zero"
 
-    from pipeline.compare import FIGURES, Comparison, fewlabel_side_by_side
+    from pipeline.compare import Comparison, fewlabel_side_by_side
 
-    fewlabel = lambda means, sds, draws: pd.DataFrame({  # noqa: E731
-        "budget": [100, 100], "recipe": ["propagation", "supervised"], "pretrained": [True, True],
-        "draws": draws, "mean_accuracy": means, "sd_accuracy": sds})
+    def fewlabel(means, sds, draws):
+        return pd.DataFrame(
+            {
+                "budget": [100, 100],
+                "recipe": ["propagation", "supervised"],
+                "pretrained": [True, True],
+                "draws": draws,
+                "mean_accuracy": means,
+                "sd_accuracy": sds,
+            }
+        )
+
     first.fewlabel = fewlabel([0.70, 0.70], [0.005, 0.03], 5)
     second.fewlabel = fewlabel([0.75, 0.71], [0.005, 0.03], 5)
     accuracy = fewlabel_side_by_side([first, second])
@@ -100,10 +113,13 @@ def test_comparison_tables_show_what_differs_and_the_change():
     assert accuracy["noise <b>exp</b>"].tolist() == ["exceeds the noise (up)", "within the noise"]
     assert accuracy["change <b>exp</b>"].round(4).tolist() == [0.05, 0.01]
 
-    comparison = Comparison([first, second], params, table, accuracy)
-    markdown = environment().get_template("compare.md.j2").render(comparison=comparison, figures=FIGURES)
-    page = environment().get_template("compare.html.j2").render(comparison=comparison, figures=FIGURES)
-    assert "| stack | mse | 0.50000 | 0.25000 | -0.25000 |" in markdown
-    assert "| stack | old | 1.00000 | - | - |" in markdown
-    assert "| 100 | propagation | True | 0.7000 ± 0.0050 | 0.7500 ± 0.0050 | +0.0500 | exceeds the noise (up) |" in markdown
+    comparison = Comparison([first, second], params, table, accuracy, figures={})
+    markdown = environment().get_template("compare.md.j2").render(comparison=comparison)
+    page = environment().get_template("compare.html.j2").render(comparison=comparison)
+    assert "| mse.stack | 0.50000 | 0.25000 | -0.25000 |" in markdown
+    assert "| mse.old | 1.00000 | - | - |" in markdown
+    assert (
+        "| 100 | propagation | True | 0.7000 ± 0.0050 | 0.7500 ± 0.0050 | +0.0500 | exceeds the noise (up) |"
+        in markdown
+    )
     assert "<b>" not in markdown and "<b>" not in page and "&lt;b&gt;exp&lt;/b&gt;" in page

@@ -3,10 +3,10 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from pipeline.config import LayerParams  # noqa: E402
+from pipeline.config import LayerParams, StackParams  # noqa: E402
+from pipeline.fewlabel import recipe  # noqa: E402
+from pipeline.fewlabel.common import Problem  # noqa: E402
 from pipeline.greedy import pretrain_layer, stack_layers  # noqa: E402
-from pipeline.config import StackParams, SupervisedParams  # noqa: E402
-from pipeline.fewlabel import Problem, train  # noqa: E402
 from pipeline.models.autoencoders import ShallowAutoencoder, StackedAutoencoder, classifier  # noqa: E402
 from pipeline.training import Checkpoint, fingerprint, make_deterministic  # noqa: E402
 
@@ -49,8 +49,13 @@ def test_greedy_layers_stack_into_the_same_function(pixels):
     # The stacked encoder must compute exactly the cached codings of the top layer.
     assert np.allclose(stacked.encoder.predict(pixels["test"], verbose=0), second.codings["test"], atol=1e-5)
 
-    result = stack_layers(LAYERS, {"l1": first.weights, "l2": second.weights}, pixels,
-                          StackParams(finetune_epochs=3, batch_size=16), seed=0)
+    result = stack_layers(
+        LAYERS,
+        {"l1": first.weights, "l2": second.weights},
+        pixels,
+        StackParams(finetune_epochs=3, batch_size=16),
+        seed=0,
+    )
     assert result.metrics["test_mse_after_finetune"] < result.metrics["test_mse_before_finetune"]
     assert result.reconstructions["after"].shape == (40, 64)
     assert set(result.weights["l2"]) == {"encoder_kernel", "encoder_bias", "decoder_bias"}
@@ -58,8 +63,9 @@ def test_greedy_layers_stack_into_the_same_function(pixels):
 
 def test_classifier_inits(pixels):
     make_deterministic(0)
-    weights = {name: ShallowAutoencoder(name, layer, 64 if name == "l1" else 12).weights()
-               for name, layer in LAYERS.items()}
+    weights = {
+        name: ShallowAutoencoder(name, layer, 64 if name == "l1" else 12).weights() for name, layer in LAYERS.items()
+    }
     frozen = classifier(LAYERS, 64, 3, weights, trainable_encoder=False)
     assert [w.name for w in frozen.trainable_weights] == ["kernel", "bias"]
     assert np.array_equal(frozen.get_layer("l1_encoder").kernel.numpy(), weights["l1"]["encoder_kernel"])
@@ -68,14 +74,33 @@ def test_classifier_inits(pixels):
 
     labels = (pixels["train"][:, 0] > np.median(pixels["train"][:, 0])).astype(int)
     test_labels = (pixels["test"][:, 0] > np.median(pixels["train"][:, 0])).astype(int)
-    params = SupervisedParams(epochs=30, batch_size=16)
-    problem = Problem(LAYERS, weights, pixels["train"], np.arange(200), labels, (pixels["test"], test_labels), 2, 0)
-    result = train("supervised", problem, params, pretrained=True)
+    params = recipe("supervised").params(epochs=30, batch_size=16)
+    test = (pixels["test"], test_labels)
+    problem = Problem(
+        layers=LAYERS,
+        weights=weights,
+        pool=pixels["train"],
+        labelled_rows=np.arange(200),
+        labels=labels,
+        test=test,
+        class_count=2,
+        seed=0,
+    )
+    result = recipe("supervised").train().train(problem, params, pretrained=True)
     assert result["labels_seen"] == 200
     assert result["test_accuracy"] > 0.7
-    few = Problem(LAYERS, weights, pixels["train"], np.arange(20), labels[:20], (pixels["test"], test_labels), 2, 0,
-                  validation=(pixels["valid"], labels[:40]))
-    with_valid = train("frozen", few, params, pretrained=True)
+    few = Problem(
+        layers=LAYERS,
+        weights=weights,
+        pool=pixels["train"],
+        labelled_rows=np.arange(20),
+        labels=labels[:20],
+        test=test,
+        class_count=2,
+        seed=0,
+        validation=(pixels["valid"], labels[:40]),
+    )
+    with_valid = recipe("frozen").train().train(few, params, pretrained=True)
     assert with_valid["labels_seen"] == 60 and with_valid["trainable_parameters"] == 6 * 2 + 2
 
 
@@ -115,10 +140,20 @@ def test_interrupted_training_resumes_to_the_same_bytes(pixels, tmp_path, layer)
         checkpoint = Checkpoint(tmp_path / directory, fingerprint(settings, [tmp_path / "inputs"]))
         model = ShallowAutoencoder(layer, params, 64)
         from pipeline.training import fit
-        history = fit(model.autoencoder, pixels["train"], pixels["train"], epochs=params.epochs,
-                                batch_size=params.batch_size, learning_rate=params.learning_rate, loss="mse",
-                                seed=3, checkpoint=checkpoint, validation_data=(pixels["valid"], pixels["valid"]),
-                                callbacks=list(callbacks))
+
+        history = fit(
+            model.autoencoder,
+            pixels["train"],
+            pixels["train"],
+            epochs=params.epochs,
+            batch_size=params.batch_size,
+            learning_rate=params.learning_rate,
+            loss="mse",
+            seed=3,
+            checkpoint=checkpoint,
+            validation_data=(pixels["valid"], pixels["valid"]),
+            callbacks=list(callbacks),
+        )
         return model.weights(), history
 
     whole_weights, whole_history = train("whole")
@@ -161,9 +196,22 @@ def test_each_epoch_trains_on_the_batches_of_its_own_order_and_each_batch_is_aug
 
     make_deterministic(0)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    fit(model, rows, rows, epochs=epochs, batch_size=batch_size, learning_rate=1e-3, loss="mse", seed=seed,
-        augment=record)
-    expected = [tuple(order[start:start + batch_size]) for epoch in range(epochs)
-                for order in [epoch_order(seed, epoch, count)] for start in range(0, count, batch_size)]
+    fit(
+        model,
+        rows,
+        rows,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=1e-3,
+        loss="mse",
+        seed=seed,
+        augment=record,
+    )
+    expected = [
+        tuple(order[start : start + batch_size])
+        for epoch in range(epochs)
+        for order in [epoch_order(seed, epoch, count)]
+        for start in range(0, count, batch_size)
+    ]
     assert sorted(seen) == sorted(expected)
     assert len(set(expected)) > 3, "the epochs are shuffled differently"

@@ -48,9 +48,12 @@ def test_tfds_and_idx_give_identical_prepared_arrays(tmp_path, monkeypatch):
 
     def as_dataset(self, split, **kwargs):
         part = "train" if str(split).startswith("train") else "test"
-        return tf.data.Dataset.from_tensor_slices({
-            "image": real[f"{part}_images"][..., None], "label": real[f"{part}_labels"].astype(np.int64),
-        })
+        return tf.data.Dataset.from_tensor_slices(
+            {
+                "image": real[f"{part}_images"][..., None],
+                "label": real[f"{part}_labels"].astype(np.int64),
+            }
+        )
 
     with tfds.testing.mock_data(as_dataset_fn=as_dataset):
         monkeypatch.chdir(tmp_path)

@@ -1,65 +1,78 @@
-"""The rest of the autoencoders chapter, one pure function per technique: arrays and params in,
-a :class:`TechniqueResult` out. ``stages/chapter.py`` does the I/O; the report draws the figures.
+"""The chapter's techniques, found by looking: each sub-package of this folder is one technique.
+
+A technique folder holds everything about it:
+
+- ``__init__.py``: ``TITLE`` (its report section), ``ORDER`` (its place in the chapter) and ``Params`` (its
+  block of params.yaml, under ``chapter.<name>``; ``features`` has its own top-level block);
+- ``train.py``: ``run``, what it trains and measures (its DVC stage, ``chapter@<name>``, runs this);
+- ``report.py``: ``table`` and ``figure``, drawn from what ``run`` returned;
+- ``section.md.j2``: its text in the report, the last paragraph being the figure's caption.
+
+Importing this registry is light (pydantic only): the params schema is built from it.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
-import numpy as np
-import pandas as pd
+from pipeline.errors import ConfigError
+from pipeline.registry import entries
 
-from pipeline.config import TrainingParams
-from pipeline.training import fit, mean_squared_error
-
-SHOWN_IMAGES = 10  # test images each technique keeps for its figure
-TRAINED_ON_PIXELS = ("linear_pca", "tied", "phases", "denoising", "sparsity", "vae", "conv")  # chapter@<name>
-TECHNIQUES = (*TRAINED_ON_PIXELS, "features")  # features reads the pretrain layers (its own stage)
+FOLDER = Path(__file__).parent
 
 
-@dataclass
-class TechniqueResult:
-    metrics: dict[str, float]
-    arrays: dict[str, np.ndarray]  # what the report draws
-    histories: dict[str, pd.DataFrame] = field(default_factory=dict)  # per model, per epoch
-    timings: dict[str, float] = field(default_factory=dict)  # wall-clock seconds: MLflow only, never DVC files
+@dataclass(frozen=True)
+class Technique:
+    name: str
+    title: str
+    order: int
+    params: type  # a pipeline.schema.Strict model
+    reads_layers: bool  # trains on the pretrain layers (features) rather than on the pixels
 
-    def history_table(self) -> pd.DataFrame:
-        """All models' learning curves in one long table (model, epoch, loss, val_loss): one DVC plot file."""
-        if not self.histories:
-            return pd.DataFrame(columns=["model", "epoch", "loss", "val_loss"])
-        return pd.concat([history.assign(model=name) for name, history in self.histories.items()],
-                         ignore_index=True)[["model", "epoch", "loss", "val_loss"]]
+    @property
+    def stage(self) -> str:
+        """Its stage in dvc.yaml."""
+        return self.name if self.reads_layers else f"chapter@{self.name}"
 
+    @property
+    def params_key(self) -> str:
+        return self.name if self.reads_layers else f"chapter.{self.name}"
 
-def stack_specs(units: Sequence[int], tied: bool = False, activation: str = "selu",
-                coding_activation: str | None = None) -> list[dict]:
-    """Layer specs of a dense stack on pixels: the outer decoder reconstructs pixels in [0, 1] (sigmoid)."""
-    return [{"name": f"h{index + 1}", "units": size,
-             "activation": coding_activation if coding_activation and index == len(units) - 1 else activation,
-             "output_activation": "sigmoid" if index == 0 else activation, "tied": tied}
-            for index, size in enumerate(units)]
+    def params_of(self, params):
+        """Its block of the loaded params.yaml."""
+        return getattr(params, self.name) if self.reads_layers else getattr(params.chapter, self.name)
 
+    @property
+    def folder(self) -> Path:
+        return FOLDER / self.name
 
-def train(model, inputs: np.ndarray, params: TrainingParams, *, targets: np.ndarray | None = None,
-          validation: np.ndarray | None = None, epochs: int | None = None, callbacks=None) -> pd.DataFrame:
-    """Fit with Adam and MSE to reconstruct ``inputs`` (or to map them to ``targets``); ``validation`` images
-    are reconstructed for the validation curve."""
-    return fit(model, inputs, inputs if targets is None else targets, epochs=epochs or params.epochs,
-               batch_size=params.batch_size, learning_rate=params.learning_rate, loss="mse",
-               validation_data=None if validation is None else (validation, validation), callbacks=callbacks)
+    def package(self) -> ModuleType:
+        return importlib.import_module(f"{__name__}.{self.name}")
 
+    def train(self) -> ModuleType:
+        return importlib.import_module(f"{__name__}.{self.name}.train")
 
-def reconstruction_metrics(model, pixels: Mapping[str, np.ndarray], prefix: str = "") -> dict[str, float]:
-    return {f"{prefix}valid_mse": mean_squared_error(model, pixels["valid"]),
-            f"{prefix}test_mse": mean_squared_error(model, pixels["test"])}
+    def report(self) -> ModuleType:
+        return importlib.import_module(f"{__name__}.{self.name}.report")
 
 
-@contextmanager
-def stopwatch(times: dict[str, float], name: str) -> Iterator[None]:
-    started = time.perf_counter()
-    yield
-    times[name] = times.get(name, 0.0) + time.perf_counter() - started
+TECHNIQUES = tuple(
+    Technique(
+        package.__name__.rsplit(".", 1)[1],
+        package.TITLE,
+        package.ORDER,
+        package.Params,
+        getattr(package, "READS_LAYERS", False),
+    )
+    for package in entries(__name__, __path__)
+)
+
+
+def technique(name: str) -> Technique:
+    for candidate in TECHNIQUES:
+        if candidate.name == name:
+            return candidate
+    raise ConfigError(f"chapter: got technique '{name}', must be one of {[t.name for t in TECHNIQUES]}")

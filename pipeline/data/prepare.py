@@ -24,12 +24,15 @@ def check_arrays(arrays: dict[str, np.ndarray], class_count: int, origin: dict[s
     for part in ("train", "test"):
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if images.ndim != 3:
-            raise DataError(f"{origin[f'{part}_images']}: images must have 3 dimensions (count, height, width), got {images.shape}")
+            raise DataError(
+                f"{origin[f'{part}_images']}: images must have 3 dimensions (count, height, width), got {images.shape}"
+            )
         if labels.ndim != 1:
             raise DataError(f"{origin[f'{part}_labels']}: labels must have 1 dimension, got {labels.shape}")
         if len(images) != len(labels):
             raise DataError(
-                f"{origin[f'{part}_labels']}: {len(labels)} labels for {len(images)} images in {origin[f'{part}_images']}"
+                f"{origin[f'{part}_labels']}: {len(labels)} labels for {len(images)} images in "
+                f"{origin[f'{part}_images']}"
             )
         if len(images) == 0:
             raise DataError(f"{origin[f'{part}_images']}: no images")
@@ -53,7 +56,8 @@ def verify_known_hashes(name: str, hashes: dict[str, str], origin: dict[str, str
         if hashes[array_name] != expected:
             raise DataError(
                 f"{origin[array_name]}: decoded content does not match the known {name} "
-                f"(SHA-256 {hashes[array_name][:12]}..., expected {expected[:12]}...); the file is corrupt or another dataset"
+                f"(SHA-256 {hashes[array_name][:12]}..., expected {expected[:12]}...); "
+                "the file is corrupt or another dataset"
             )
     return True
 

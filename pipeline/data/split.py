@@ -16,8 +16,14 @@ def draw_column(draw: int) -> str:
 
 
 def make_split(
-    train_labels: np.ndarray, test_labels: np.ndarray, class_count: int,
-    validation_size: int, budgets: list[int], seed: int, draws: int = 1,
+    train_labels: np.ndarray,
+    test_labels: np.ndarray,
+    class_count: int,
+    *,
+    validation_size: int,
+    budgets: list[int],
+    seed: int,
+    draws: int = 1,
 ) -> pd.DataFrame:
     """One row per image: which subset it is in, its row in that subset, and its rank in each labelled draw.
 
@@ -28,7 +34,8 @@ def make_split(
     counts = np.bincount(train_labels, minlength=class_count)
     if validation_size >= len(train_labels):
         raise ConfigError(
-            f"split.validation_size: got {validation_size}, must be smaller than the {len(train_labels)} training images"
+            f"split.validation_size: got {validation_size}, "
+            f"must be smaller than the {len(train_labels)} training images"
         )
     # Stratified validation: each class gives its share, rounded so the total is exact.
     shares = counts * validation_size / len(train_labels)
@@ -42,11 +49,12 @@ def make_split(
     for label in range(class_count):
         members = rng.permutation(np.flatnonzero(train_labels == label))
         is_valid[members[: per_class_valid[label]]] = True
-        pools.append(np.sort(members[per_class_valid[label]:]))
+        pools.append(np.sort(members[per_class_valid[label] :]))
         for budget in budgets:
             if budget % class_count:
                 raise ConfigError(
-                    f"split.budgets: got {budget}, must be a multiple of the {class_count} classes (the subsets are class-balanced)"
+                    f"split.budgets: got {budget}, must be a multiple of the {class_count} classes "
+                    "(the subsets are class-balanced)"
                 )
             if budget // class_count > len(pools[-1]):
                 raise ConfigError(
@@ -62,15 +70,28 @@ def make_split(
     rows = []
     for subset, mask in (("train", ~is_valid), ("valid", is_valid)):
         index = np.flatnonzero(mask)
-        rows.append(pd.DataFrame({
-            "subset": subset, "row": np.arange(len(index)), "source_index": index,
-            "label": train_labels[index].astype(np.int64),
-            **{draw_column(draw + 1): ranks[draw, index] for draw in range(draws)},
-        }))
-    rows.append(pd.DataFrame({
-        "subset": "test", "row": np.arange(len(test_labels)), "source_index": np.arange(len(test_labels)),
-        "label": test_labels.astype(np.int64), **{draw_column(draw + 1): -1 for draw in range(draws)},
-    }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "subset": subset,
+                    "row": np.arange(len(index)),
+                    "source_index": index,
+                    "label": train_labels[index].astype(np.int64),
+                    **{draw_column(draw + 1): ranks[draw, index] for draw in range(draws)},
+                }
+            )
+        )
+    rows.append(
+        pd.DataFrame(
+            {
+                "subset": "test",
+                "row": np.arange(len(test_labels)),
+                "source_index": np.arange(len(test_labels)),
+                "label": test_labels.astype(np.int64),
+                **{draw_column(draw + 1): -1 for draw in range(draws)},
+            }
+        )
+    )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -80,10 +101,11 @@ def draw_count(table: pd.DataFrame) -> int:
 
 def subset_images(images_train: np.ndarray, images_test: np.ndarray, table: pd.DataFrame) -> dict[str, np.ndarray]:
     """Images of each subset in table order, scaled to [0, 1] and flattened: the first layer's input."""
+
     def rows(subset: str) -> np.ndarray:
         return table.loc[table["subset"] == subset, "source_index"].to_numpy()
 
-    scale = lambda images: (images.reshape(len(images), -1).astype(np.float32) / np.float32(255))  # noqa: E731
+    scale = lambda images: images.reshape(len(images), -1).astype(np.float32) / np.float32(255)  # noqa: E731
     return {
         "train": scale(images_train[rows("train")]),
         "valid": scale(images_train[rows("valid")]),

@@ -17,7 +17,9 @@ def class_templates(class_count: int, side: int, rng: np.random.Generator) -> np
     return templates / templates.max(axis=(1, 2), keepdims=True)
 
 
-def make_dataset(train_count: int, test_count: int, class_count: int = 10, side: int = 28, seed: int = 0) -> dict[str, np.ndarray]:
+def make_dataset(
+    train_count: int, test_count: int, class_count: int = 10, side: int = 28, seed: int = 0
+) -> dict[str, np.ndarray]:
     """uint8 images of noisy, shifted class templates, with balanced labels."""
     rng = np.random.default_rng(seed)
     templates = class_templates(class_count, side, rng)
@@ -26,9 +28,10 @@ def make_dataset(train_count: int, test_count: int, class_count: int = 10, side:
         labels = np.arange(count) % class_count
         rng.shuffle(labels)
         shifts = rng.integers(-2, 3, size=(count, 2))
-        images = np.stack([np.roll(templates[label], tuple(shift), axis=(0, 1)) for label, shift in zip(labels, shifts)])
+        images = np.stack(
+            [np.roll(templates[label], tuple(shift), axis=(0, 1)) for label, shift in zip(labels, shifts)]
+        )
         images = np.clip(images * rng.uniform(0.7, 1.0, size=(count, 1, 1)) + rng.normal(0, 0.08, images.shape), 0, 1)
         arrays[f"{part}_images"] = np.round(images * 255).astype(np.uint8)
         arrays[f"{part}_labels"] = labels.astype(np.uint8)
     return arrays
-

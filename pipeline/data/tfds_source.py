@@ -18,8 +18,13 @@ def load_tfds(name: str, data_dir: str | Path, download: bool) -> tuple[dict[str
 
     try:
         (train, test), info = tfds.load(
-            name, split=["train", "test"], data_dir=str(data_dir),
-            as_supervised=True, with_info=True, download=download, try_gcs=False,
+            name,
+            split=["train", "test"],
+            data_dir=str(data_dir),
+            as_supervised=True,
+            with_info=True,
+            download=download,
+            try_gcs=False,
         )
     except tfds.core.registered.DatasetNotFoundError:
         raise DataError(f"data.name: got '{name}', tensorflow-datasets has no such dataset") from None

@@ -1,67 +1,47 @@
-"""Few-label classifiers: each recipe is one module with a ``train(problem, params, pretrained)`` function.
+"""The few-label recipes, found by looking: each sub-package of this folder is one recipe.
 
-Every recipe starts from the pretrained encoder stack (the ``stack`` stage's weights) or from a random
-one, trains on one labelled draw (and, for the semi-supervised recipes, the unlabelled training images)
-and returns its metrics. ``RECIPES`` maps each name of ``classify.recipes`` to its module and its title.
+A recipe folder holds everything about it:
+
+- ``__init__.py``: ``TITLE`` (its name in tables), ``SUMMARY`` (what it does, for the report), ``ORDER`` (its
+  place in tables) and ``Params`` (its block of params.yaml, ``classify.<name>``);
+- ``train.py``: ``train(problem, params, pretrained)``, which trains on one labelled draw (and, for the
+  semi-supervised recipes, the unlabelled training images) from the pretrained encoder stack or a random one,
+  and returns its scores. Its stages, ``classify@<budget>-<name>``, run this.
+
+What the recipes share is in ``common.py``; ``results.py`` reads their scores back for the report.
+Importing this registry is light (pydantic only): the params schema is built from it.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-import numpy as np
-
-from pipeline.config import LayerParams
-
-
-@dataclass
-class Problem:
-    """What a recipe may use: the labelled few, every training image (unlabelled) and the test set to score.
-
-    ``pool_labels`` are the training images' true labels: recipes never train on them; they only measure
-    how right propagated labels were (a diagnostic a real few-label user could not compute).
-    """
-
-    layers: dict[str, LayerParams]
-    weights: dict[str, dict[str, np.ndarray]]  # the stack's encoder and decoder weights, per layer
-    pool: np.ndarray  # every training image (the unlabelled pool; the labelled ones are among them)
-    labelled_rows: np.ndarray  # rows of ``pool`` whose labels are known
-    labels: np.ndarray
-    test: tuple[np.ndarray, np.ndarray]
-    class_count: int
-    seed: int
-    pool_labels: np.ndarray | None = None
-    validation: tuple[np.ndarray, np.ndarray] | None = None  # only when classify.use_validation_labels
-
-    @property
-    def labelled(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.pool[self.labelled_rows], self.labels
+from pipeline.errors import ConfigError
+from pipeline.registry import entries
 
 
-def draw_seed(seed: int, draw: int) -> int:
-    """The seed of the classifiers trained on labelled draw ``draw``: each draw its own, all from params.seed."""
-    return int(np.random.SeedSequence([seed, draw]).generate_state(1)[0] >> 1)
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    title: str
+    summary: str
+    order: int
+    params: type  # a pipeline.schema.Strict model
+
+    def train(self) -> ModuleType:
+        return importlib.import_module(f"{__name__}.{self.name}.train")
 
 
-def _modules() -> dict[str, ModuleType]:
-    from pipeline.fewlabel import autoencoder, propagation, supervised
-
-    return {"supervised": supervised, "frozen": supervised, "autoencoder": autoencoder, "propagation": propagation}
-
-
-TITLES = {
-    "supervised": "supervised (encoder + head, labels only)",
-    "frozen": "frozen encoder, head trained on labels",
-    "autoencoder": "semi-supervised autoencoder",
-    "propagation": "label propagation, then encoder + head",
-    "logistic_regression": "logistic regression on pixels",
-}
+RECIPES = tuple(
+    Recipe(package.__name__.rsplit(".", 1)[1], package.TITLE, package.SUMMARY, package.ORDER, package.Params)
+    for package in entries(__name__, __path__)
+)
 
 
-def train(recipe: str, problem: Problem, params, pretrained: bool) -> dict[str, float]:
-    """Train ``recipe`` (a name of classify.recipes) with its params section; return its metrics."""
-    module = _modules()[recipe]
-    if recipe == "frozen":
-        return module.train(problem, params, pretrained, trainable_encoder=False)
-    return module.train(problem, params, pretrained)
+def recipe(name: str) -> Recipe:
+    for candidate in RECIPES:
+        if candidate.name == name:
+            return candidate
+    raise ConfigError(f"classify: got recipe '{name}', must be one of {[r.name for r in RECIPES]}")

@@ -1,7 +1,7 @@
 """The few-label results of a run, read back from the classify and baseline metrics: tables and verdicts.
 
 Every comparison is paired over the same labelled draws; "better" needs the 95 % interval of the paired
-difference to exclude zero (:mod:`pipeline.fewlabel.stats`).
+difference to exclude zero (:mod:`pipeline.stats`).
 """
 
 from __future__ import annotations
@@ -9,14 +9,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline import io, paths
-from pipeline.config import Params
-from pipeline.fewlabel import TITLES
-from pipeline.fewlabel.stats import CONFIDENCE, paired_interval, per_draw, verdict
+from pipeline import fewlabel, io, paths
+from pipeline.config import INITIALISATIONS, RECIPES, Params
+from pipeline.stats import CONFIDENCE, paired_interval, per_draw, verdict
 
 BASELINE = "logistic_regression"
-FEWLABEL_COLUMNS = ["budget", "recipe", "pretrained", "draws", "mean_accuracy", "sd_accuracy",
-                    "diff_vs_logistic_low", "diff_vs_logistic_high"]
+
+
+def plot_columns() -> list[str]:
+    """Every method's column of the accuracy plot (empty when not run), as dvc.yaml's plot names them."""
+    return [*(method_name(recipe, init) for recipe in RECIPES for init in INITIALISATIONS), BASELINE]
+
+
+FEWLABEL_COLUMNS = [
+    "budget",
+    "recipe",
+    "pretrained",
+    "draws",
+    "mean_accuracy",
+    "sd_accuracy",
+    "diff_vs_logistic_low",
+    "diff_vs_logistic_high",
+]
 
 
 def method_name(recipe: str, init: str) -> str:
@@ -24,8 +38,9 @@ def method_name(recipe: str, init: str) -> str:
     return recipe if init == "pretrained" else f"{recipe}_random"
 
 
-def method_title(recipe: str, init: str | None = None) -> str:
-    return TITLES[recipe] + ("" if init in (None, "pretrained") else ", random start")
+def method_title(name: str, init: str | None = None) -> str:
+    title = "logistic regression on pixels" if name == BASELINE else fewlabel.recipe(name).title
+    return title + ("" if init in (None, "pretrained") else ", random start")
 
 
 def draw_accuracies(params: Params) -> dict[int, dict[tuple[str, str | None], np.ndarray]]:
@@ -48,25 +63,49 @@ def fewlabel_table(accuracies: dict[int, dict[tuple[str, str | None], np.ndarray
         baseline = methods[(BASELINE, None)]
         for (recipe, init), values in methods.items():
             _, low, high = paired_interval(values, baseline) if init is not None else (0, np.nan, np.nan)
-            rows.append({"budget": budget, "recipe": recipe, "pretrained": init == "pretrained", "draws": len(values),
-                         "mean_accuracy": values.mean(), "sd_accuracy": values.std(ddof=1) if len(values) > 1 else np.nan,
-                         "diff_vs_logistic_low": low, "diff_vs_logistic_high": high})
+            rows.append(
+                {
+                    "budget": budget,
+                    "recipe": recipe,
+                    "pretrained": init == "pretrained",
+                    "draws": len(values),
+                    "mean_accuracy": values.mean(),
+                    "sd_accuracy": values.std(ddof=1) if len(values) > 1 else np.nan,
+                    "diff_vs_logistic_low": low,
+                    "diff_vs_logistic_high": high,
+                }
+            )
     return pd.DataFrame(rows, columns=FEWLABEL_COLUMNS)
 
 
 def mean_table(accuracies: dict) -> pd.DataFrame:
     """Mean test accuracy, one row per budget, one column per method (for the figure and the DVC plot)."""
-    return pd.DataFrame([{(BASELINE if init is None else method_name(recipe, init)): values.mean()
-                          for (recipe, init), values in methods.items()} for methods in accuracies.values()],
-                        index=pd.Index(list(accuracies), name="budget"))
+    return pd.DataFrame(
+        [
+            {
+                (BASELINE if init is None else method_name(recipe, init)): values.mean()
+                for (recipe, init), values in methods.items()
+            }
+            for methods in accuracies.values()
+        ],
+        index=pd.Index(list(accuracies), name="budget"),
+    )
 
 
 def spread_table(accuracies: dict) -> pd.DataFrame:
     """Sample standard deviation over draws, shaped like :func:`mean_table` (NaN for one draw)."""
-    return pd.DataFrame([{(BASELINE if init is None else method_name(recipe, init)):
-                          (values.std(ddof=1) if len(values) > 1 else np.nan)
-                          for (recipe, init), values in methods.items()} for methods in accuracies.values()],
-                        index=pd.Index(list(accuracies), name="budget"))
+    return pd.DataFrame(
+        [
+            {
+                (BASELINE if init is None else method_name(recipe, init)): (
+                    values.std(ddof=1) if len(values) > 1 else np.nan
+                )
+                for (recipe, init), values in methods.items()
+            }
+            for methods in accuracies.values()
+        ],
+        index=pd.Index(list(accuracies), name="budget"),
+    )
 
 
 def _points(value: float) -> str:
@@ -77,12 +116,16 @@ def _comparison(first: np.ndarray, second: np.ndarray, second_name: str) -> str:
     mean, low, high = paired_interval(first, second)
     outcome = verdict(low, high)
     if outcome == "no interval":
-        return (f"differs from {second_name} by {_points(mean)} points on one draw: no interval can be given, "
-                "so no winner either (set split.draws to 2 or more)")
+        return (
+            f"differs from {second_name} by {_points(mean)} points on one draw: no interval can be given, "
+            "so no winner either (set split.draws to 2 or more)"
+        )
     interval = f"{CONFIDENCE:.0%} interval {_points(low)} to {_points(high)}"
-    return {"better": f"beats {second_name} by {_points(mean)} points ({interval})",
-            "worse": f"is beaten by {second_name}: {_points(mean)} points ({interval})",
-            "within the noise": f"is within the noise of {second_name}: {_points(mean)} points ({interval})"}[outcome]
+    return {
+        "better": f"beats {second_name} by {_points(mean)} points ({interval})",
+        "worse": f"is beaten by {second_name}: {_points(mean)} points ({interval})",
+        "within the noise": f"is within the noise of {second_name}: {_points(mean)} points ({interval})",
+    }[outcome]
 
 
 def verdicts(accuracies: dict) -> list[str]:
@@ -94,13 +137,16 @@ def verdicts(accuracies: dict) -> list[str]:
             continue
         (recipe, init), best = max(recipes.items(), key=lambda item: item[1].mean())
         draws = len(best)
-        sentence = (f"With {budget} labels ({draws} draw{'s' if draws > 1 else ''}), the best recipe is "
-                    f"{method_title(recipe, init)} at {best.mean():.4f}; it "
-                    + _comparison(best, methods[(BASELINE, None)], "logistic regression"))
+        sentence = (
+            f"With {budget} labels ({draws} draw{'s' if draws > 1 else ''}), the best recipe is "
+            f"{method_title(recipe, init)} at {best.mean():.4f}; it "
+            + _comparison(best, methods[(BASELINE, None)], "logistic regression")
+        )
         twin = "random" if init == "pretrained" else "pretrained"
         if (recipe, twin) in methods:
             sentence += "; the pretrained start " + _comparison(
                 *((best, methods[(recipe, twin)]) if init == "pretrained" else (methods[(recipe, twin)], best)),
-                "the random start")
+                "the random start",
+            )
         sentences.append(sentence + ".")
     return sentences

@@ -9,15 +9,14 @@ that saves to and loads from a ``.keras`` file (the custom pieces are registered
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import get_args
 
 import keras
 import numpy as np
 
 from pipeline.config import LayerParams
 from pipeline.models.layers import DenseTranspose, KLDivergenceRegularizer, Sampling
-
-NOISES = ("none", "gaussian", "dropout")
-SPARSITIES = ("none", "kl", "l1")
+from pipeline.schema import Noise, Sparsity
 
 
 def _initializer(activation: str) -> str:
@@ -27,8 +26,13 @@ def _initializer(activation: str) -> str:
 
 def layer_spec(name: str, layer: LayerParams) -> dict:
     """What the model builder needs of one pretrain layer (the rest of LayerParams is about training)."""
-    return {"name": name, "units": layer.units, "activation": layer.activation,
-            "output_activation": layer.output_activation, "tied": layer.tied}
+    return {
+        "name": name,
+        "units": layer.units,
+        "activation": layer.activation,
+        "output_activation": layer.output_activation,
+        "tied": layer.tied,
+    }
 
 
 def corruption(noise: str, level: float) -> keras.layers.Layer | None:
@@ -39,7 +43,7 @@ def corruption(noise: str, level: float) -> keras.layers.Layer | None:
         return keras.layers.Dropout(level, name="dropout_noise")
     if noise == "none":
         return None
-    raise ValueError(f"noise: got '{noise}', must be one of {NOISES}")
+    raise ValueError(f"noise: got '{noise}', must be one of {get_args(Noise)}")
 
 
 def sparsity_regularizer(sparsity: str, target: float, weight: float):
@@ -49,7 +53,7 @@ def sparsity_regularizer(sparsity: str, target: float, weight: float):
         return keras.regularizers.L1(weight)
     if sparsity == "none":
         return None
-    raise ValueError(f"sparsity: got '{sparsity}', must be one of {SPARSITIES}")
+    raise ValueError(f"sparsity: got '{sparsity}', must be one of {get_args(Sparsity)}")
 
 
 @keras.saving.register_keras_serializable(package="layerwise")
@@ -61,9 +65,19 @@ class DenseAutoencoder(keras.Model):
     encoder again: saving and loading keep the weights shared.
     """
 
-    def __init__(self, input_dim: int, layers: Sequence[Mapping], noise: str = "none", noise_level: float = 0.0,
-                 sparsity: str = "none", sparsity_target: float = 0.1, sparsity_weight: float = 0.0,
-                 input_name: str = "pixels", **kwargs):
+    def __init__(
+        self,
+        input_dim: int,
+        layers: Sequence[Mapping],
+        *,
+        noise: str = "none",
+        noise_level: float = 0.0,
+        sparsity: str = "none",
+        sparsity_target: float = 0.1,
+        sparsity_weight: float = 0.0,
+        input_name: str = "pixels",
+        **kwargs,
+    ):
         layers = [dict(spec) for spec in layers]
         inputs = keras.Input(shape=(input_dim,), name=input_name)
         noise_layer = corruption(noise, noise_level)
@@ -71,11 +85,17 @@ class DenseAutoencoder(keras.Model):
         encoders = []
         for index, spec in enumerate(layers):
             top = index == len(layers) - 1
-            encoders.append(keras.layers.Dense(
-                spec["units"], activation=spec["activation"], kernel_initializer=_initializer(spec["activation"]),
-                activity_regularizer=sparsity_regularizer(sparsity, sparsity_target, sparsity_weight) if top else None,
-                name=f"{spec['name']}_encoder",
-            ))
+            encoders.append(
+                keras.layers.Dense(
+                    spec["units"],
+                    activation=spec["activation"],
+                    kernel_initializer=_initializer(spec["activation"]),
+                    activity_regularizer=sparsity_regularizer(sparsity, sparsity_target, sparsity_weight)
+                    if top
+                    else None,
+                    name=f"{spec['name']}_encoder",
+                )
+            )
             hidden = encoders[-1](hidden)
         outputs = hidden
         dims = [input_dim, *(spec["units"] for spec in layers)]
@@ -84,14 +104,23 @@ class DenseAutoencoder(keras.Model):
                 decoder = DenseTranspose(encoder, activation=spec["output_activation"], name=f"{spec['name']}_decoder")
             else:
                 decoder = keras.layers.Dense(
-                    output_dim, activation=spec["output_activation"],
-                    kernel_initializer=_initializer(spec["output_activation"]), name=f"{spec['name']}_decoder",
+                    output_dim,
+                    activation=spec["output_activation"],
+                    kernel_initializer=_initializer(spec["output_activation"]),
+                    name=f"{spec['name']}_decoder",
                 )
             outputs = decoder(outputs)
         super().__init__(inputs, outputs, **kwargs)
-        self.spec = {"input_dim": input_dim, "layers": layers, "noise": noise, "noise_level": noise_level,
-                     "sparsity": sparsity, "sparsity_target": sparsity_target, "sparsity_weight": sparsity_weight,
-                     "input_name": input_name}
+        self.spec = {
+            "input_dim": input_dim,
+            "layers": layers,
+            "noise": noise,
+            "noise_level": noise_level,
+            "sparsity": sparsity,
+            "sparsity_target": sparsity_target,
+            "sparsity_weight": sparsity_weight,
+            "input_name": input_name,
+        }
 
     def get_config(self):
         return {"name": self.name, **self.spec}
@@ -126,9 +155,15 @@ class ShallowAutoencoder:
     def __init__(self, name: str, layer: LayerParams, input_dim: int):
         self.name = name
         self.autoencoder = DenseAutoencoder(
-            input_dim, [layer_spec(name, layer)], noise=layer.noise, noise_level=layer.noise_level,
-            sparsity=layer.sparsity, sparsity_target=layer.sparsity_target, sparsity_weight=layer.sparsity_weight,
-            input_name=f"{name}_input", name=f"{name}_autoencoder",
+            input_dim,
+            [layer_spec(name, layer)],
+            noise=layer.noise,
+            noise_level=layer.noise_level,
+            sparsity=layer.sparsity,
+            sparsity_target=layer.sparsity_target,
+            sparsity_weight=layer.sparsity_weight,
+            input_name=f"{name}_input",
+            name=f"{name}_autoencoder",
         )
         self.encoder_dense = self.autoencoder.encoder_layer(name)
         self.decoder = self.autoencoder.decoder_layer(name)
@@ -139,13 +174,19 @@ class ShallowAutoencoder:
 
 
 def layer_weights(encoder: keras.layers.Layer, decoder: keras.layers.Layer) -> dict[str, np.ndarray]:
-    arrays = {"encoder_kernel": encoder.kernel.numpy(), "encoder_bias": encoder.bias.numpy(), "decoder_bias": decoder.bias.numpy()}
+    arrays = {
+        "encoder_kernel": encoder.kernel.numpy(),
+        "encoder_bias": encoder.bias.numpy(),
+        "decoder_bias": decoder.bias.numpy(),
+    }
     if not isinstance(decoder, DenseTranspose):
         arrays["decoder_kernel"] = decoder.kernel.numpy()
     return arrays
 
 
-def set_layer_weights(encoder: keras.layers.Layer, decoder: keras.layers.Layer | None, arrays: Mapping[str, np.ndarray]) -> None:
+def set_layer_weights(
+    encoder: keras.layers.Layer, decoder: keras.layers.Layer | None, arrays: Mapping[str, np.ndarray]
+) -> None:
     encoder.kernel.assign(arrays["encoder_kernel"])
     encoder.bias.assign(arrays["encoder_bias"])
     if decoder is not None:
@@ -163,8 +204,9 @@ class StackedAutoencoder:
     """Encoders l1..lN then decoders lN..l1, each filled with its greedily pretrained weights."""
 
     def __init__(self, layers: Mapping[str, LayerParams], input_dim: int):
-        self.autoencoder = DenseAutoencoder(input_dim, [layer_spec(name, layer) for name, layer in layers.items()],
-                                            name="stacked_autoencoder")
+        self.autoencoder = DenseAutoencoder(
+            input_dim, [layer_spec(name, layer) for name, layer in layers.items()], name="stacked_autoencoder"
+        )
         self.encoder = self.autoencoder.encoder()
 
     def load(self, weights: Mapping[str, Mapping[str, np.ndarray]]) -> None:
@@ -175,15 +217,23 @@ class StackedAutoencoder:
 
 
 def classifier(
-    layers: Mapping[str, LayerParams], input_dim: int, class_count: int,
-    encoder_weights: Mapping[str, Mapping[str, np.ndarray]] | None, trainable_encoder: bool,
+    layers: Mapping[str, LayerParams],
+    input_dim: int,
+    class_count: int,
+    encoder_weights: Mapping[str, Mapping[str, np.ndarray]] | None,
+    trainable_encoder: bool,
 ) -> keras.Model:
     """The encoder stack plus a softmax head; ``encoder_weights=None`` means a random (scratch) start."""
     inputs = keras.Input(shape=(input_dim,), name="pixels")
     hidden = inputs
     for name, layer in layers.items():
-        dense = keras.layers.Dense(layer.units, activation=layer.activation, kernel_initializer=_initializer(layer.activation),
-                                   name=f"{name}_encoder", trainable=trainable_encoder)
+        dense = keras.layers.Dense(
+            layer.units,
+            activation=layer.activation,
+            kernel_initializer=_initializer(layer.activation),
+            name=f"{name}_encoder",
+            trainable=trainable_encoder,
+        )
         hidden = dense(hidden)
         if encoder_weights is not None:
             set_layer_weights(dense, None, encoder_weights[name])
@@ -191,7 +241,9 @@ def classifier(
     return keras.Model(inputs, outputs, name="classifier")
 
 
-def variational_autoencoder(input_dim: int, units: Sequence[int], codings: int, seed: int) -> tuple[keras.Model, keras.Model, keras.Model]:
+def variational_autoencoder(
+    input_dim: int, units: Sequence[int], codings: int, seed: int
+) -> tuple[keras.Model, keras.Model, keras.Model]:
     """The book's VAE: encoder -> (mean, log variance) -> sampled codings -> decoder; returns (vae, encoder, decoder).
 
     The latent loss is divided by the pixel count, as in the book, to weigh it against a per-pixel MSE.
@@ -199,7 +251,9 @@ def variational_autoencoder(input_dim: int, units: Sequence[int], codings: int, 
     inputs = keras.Input(shape=(input_dim,), name="pixels")
     hidden = inputs
     for index, size in enumerate(units):
-        hidden = keras.layers.Dense(size, activation="selu", kernel_initializer="lecun_normal", name=f"encoder_{index + 1}")(hidden)
+        hidden = keras.layers.Dense(
+            size, activation="selu", kernel_initializer="lecun_normal", name=f"encoder_{index + 1}"
+        )(hidden)
     mean = keras.layers.Dense(codings, name="codings_mean")(hidden)
     log_var = keras.layers.Dense(codings, name="codings_log_var")(hidden)
     sampled = Sampling(latent_weight=1 / input_dim, seed=seed, name="sampling")([mean, log_var])
@@ -208,9 +262,14 @@ def variational_autoencoder(input_dim: int, units: Sequence[int], codings: int, 
     decoder_inputs = keras.Input(shape=(codings,), name="codings")
     hidden = decoder_inputs
     for index, size in enumerate(reversed(units)):
-        hidden = keras.layers.Dense(size, activation="selu", kernel_initializer="lecun_normal", name=f"decoder_{index + 1}")(hidden)
-    decoder = keras.Model(decoder_inputs, keras.layers.Dense(input_dim, activation="sigmoid", name="pixels_out")(hidden),
-                          name="variational_decoder")
+        hidden = keras.layers.Dense(
+            size, activation="selu", kernel_initializer="lecun_normal", name=f"decoder_{index + 1}"
+        )(hidden)
+    decoder = keras.Model(
+        decoder_inputs,
+        keras.layers.Dense(input_dim, activation="sigmoid", name="pixels_out")(hidden),
+        name="variational_decoder",
+    )
     vae = keras.Model(inputs, decoder(encoder(inputs)[2]), name="variational_autoencoder")
     return vae, encoder, decoder
 
@@ -221,21 +280,31 @@ def convolutional_autoencoder(side: int, filters: Sequence[int], codings: int) -
     Images travel flat (as every other stage stores them) and are reshaped inside the model.
     """
     if side % (2 ** len(filters)):
-        raise ValueError(f"convolutional autoencoder: image side {side} must be divisible by 2**{len(filters)} (one pooling per filter size)")
+        raise ValueError(
+            f"convolutional autoencoder: image side {side} must be divisible by 2**{len(filters)} "
+            "(one pooling per filter size)"
+        )
     inputs = keras.Input(shape=(side * side,), name="pixels")
     hidden = keras.layers.Reshape((side, side, 1))(inputs)
     for count in filters:
-        hidden = keras.layers.Conv2D(count, 3, padding="same", activation="selu", kernel_initializer="lecun_normal")(hidden)
+        hidden = keras.layers.Conv2D(count, 3, padding="same", activation="selu", kernel_initializer="lecun_normal")(
+            hidden
+        )
         hidden = keras.layers.MaxPool2D(2)(hidden)
-    codes = keras.layers.Dense(codings, activation="selu", kernel_initializer="lecun_normal", name="codings")(keras.layers.Flatten()(hidden))
+    codes = keras.layers.Dense(codings, activation="selu", kernel_initializer="lecun_normal", name="codings")(
+        keras.layers.Flatten()(hidden)
+    )
     encoder = keras.Model(inputs, codes, name="conv_encoder")
 
     small = side // 2 ** len(filters)
-    hidden = keras.layers.Dense(small * small * filters[-1], activation="selu", kernel_initializer="lecun_normal")(codes)
+    hidden = keras.layers.Dense(small * small * filters[-1], activation="selu", kernel_initializer="lecun_normal")(
+        codes
+    )
     hidden = keras.layers.Reshape((small, small, filters[-1]))(hidden)
     for count in reversed(filters[:-1]):
-        hidden = keras.layers.Conv2DTranspose(count, 3, strides=2, padding="same", activation="selu",
-                                              kernel_initializer="lecun_normal")(hidden)
+        hidden = keras.layers.Conv2DTranspose(
+            count, 3, strides=2, padding="same", activation="selu", kernel_initializer="lecun_normal"
+        )(hidden)
     hidden = keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid")(hidden)
     outputs = keras.layers.Reshape((side * side,))(hidden)
     return keras.Model(inputs, outputs, name="conv_autoencoder"), encoder

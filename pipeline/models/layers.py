@@ -46,8 +46,9 @@ class KLDivergenceRegularizer(keras.regularizers.Regularizer):
     def __call__(self, inputs):
         mean_activities = ops.clip(ops.mean(inputs, axis=0), 1e-7, 1 - 1e-7)
         target = self.target
-        divergence = (target * ops.log(target / mean_activities)
-                      + (1 - target) * ops.log((1 - target) / (1 - mean_activities)))
+        divergence = target * ops.log(target / mean_activities) + (1 - target) * ops.log(
+            (1 - target) / (1 - mean_activities)
+        )
         return self.weight * ops.sum(divergence)
 
     def get_config(self):

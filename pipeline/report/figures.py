@@ -11,7 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-RECIPE_STYLES = {"supervised": "o--", "frozen": "s-.", "autoencoder": "^-", "propagation": "D-", "logistic_regression": "x:"}
+RECIPE_STYLES = {
+    "supervised": "o--",
+    "frozen": "s-.",
+    "autoencoder": "^-",
+    "propagation": "D-",
+    "logistic_regression": "x:",
+}
 
 
 def _image(ax, image: np.ndarray, side: int) -> None:
@@ -21,13 +27,14 @@ def _image(ax, image: np.ndarray, side: int) -> None:
 
 def sample_grid(images: np.ndarray, labels: np.ndarray, class_names: list[str], per_class: int = 6) -> plt.Figure:
     """The first few training images of each class: what the data looks like."""
-    figure, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95), squeeze=False
+    )
     for label, row in enumerate(axes):
         members = np.flatnonzero(labels == label)[:per_class]
         for ax, index in zip(row, members):
             _image(ax, images[index], images.shape[1])
-        for ax in row[len(members):]:
+        for ax in row[len(members) :]:
             ax.axis("off")
         row[0].set_title(class_names[label], fontsize=7, loc="left")
     figure.tight_layout()
@@ -50,8 +57,9 @@ def image_rows(originals: np.ndarray, rows: dict[str, np.ndarray]) -> plt.Figure
     return figure
 
 
-def stack_reconstructions(test_images: np.ndarray, saved: dict[str, np.ndarray], finetuned: bool,
-                          count: int) -> plt.Figure:
+def stack_reconstructions(
+    test_images: np.ndarray, saved: dict[str, np.ndarray], finetuned: bool, count: int
+) -> plt.Figure:
     """The stack's reconstructions of the first test images, greedy only and (if run) after fine-tuning."""
     rows = {"stacked, greedy only": saved["before"][:count]}
     if finetuned:
@@ -59,17 +67,38 @@ def stack_reconstructions(test_images: np.ndarray, saved: dict[str, np.ndarray],
     return image_rows(test_images[:count], rows)
 
 
-def learning_curves(histories: dict[str, pd.DataFrame], columns: tuple[str, ...] = ("loss", "val_loss"),
-                    ylabel: str = "MSE") -> plt.Figure:
+def learning_curves(
+    histories: dict[str, pd.DataFrame], columns: tuple[str, ...] = ("loss", "val_loss"), ylabel: str = "MSE"
+) -> plt.Figure:
     figure, ax = plt.subplots(figsize=(6, 3.6))
     for name, history in histories.items():
         for column in columns:
             if column in history and len(history):
-                ax.plot(history["epoch"], history[column], "-" if column.startswith("val") else "--",
-                        label=f"{name} {column.replace('val_', 'validation ')}")
+                ax.plot(
+                    history["epoch"],
+                    history[column],
+                    "-" if column.startswith("val") else "--",
+                    label=f"{name} {column.replace('val_', 'validation ')}",
+                )
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{ylabel} (log scale)")
     ax.set_yscale("log")  # layers reconstruct inputs of very different scales
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def curves(history: pd.DataFrame, title: str) -> plt.Figure:
+    """Validation MSE per epoch of each model in a long history table (model, epoch, loss, val_loss)."""
+    figure, ax = plt.subplots(figsize=(6, 3.4))
+    for model, rows in history.groupby("model", sort=False):
+        (line,) = ax.plot(rows["epoch"], rows["val_loss"], "-", label=f"{model} validation")
+        ax.plot(rows["epoch"], rows["loss"], "--", color=line.get_color(), alpha=0.6, label=f"{model} training")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (log scale)")
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     figure.tight_layout()
@@ -82,9 +111,16 @@ def accuracy_vs_labels(means: pd.DataFrame, spreads: pd.DataFrame | None = None)
     for index, method in enumerate(means.columns):
         recipe = method.removesuffix("_random")
         errors = None if spreads is None else spreads[method].fillna(0).to_numpy()
-        ax.errorbar(means.index, means[method], yerr=errors, fmt=RECIPE_STYLES.get(recipe, "o-"), capsize=3,
-                    color=f"C{index}", alpha=0.55 if method.endswith("_random") else 1.0,
-                    label=method.replace("_", " ").replace(" random", " (random start)"))
+        ax.errorbar(
+            means.index,
+            means[method],
+            yerr=errors,
+            fmt=RECIPE_STYLES.get(recipe, "o-"),
+            capsize=3,
+            color=f"C{index}",
+            alpha=0.55 if method.endswith("_random") else 1.0,
+            label=method.replace("_", " ").replace(" random", " (random start)"),
+        )
     ax.set_xscale("log")
     ax.set_xticks(means.index, [str(budget) for budget in means.index])
     ax.set_xlabel("labelled training images")

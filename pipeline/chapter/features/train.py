@@ -1,0 +1,109 @@
+"""What the pretrained neurons learned, read off the main pipeline's greedy layers: first-layer weights as
+images, the training images that excite each top-layer neuron most, images made by gradient ascent to
+excite one neuron, and how linearly separable the classes are in each layer's codings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from pipeline.chapter.common import TechniqueResult
+from pipeline.chapter.features import Params
+from pipeline.config import PIXELS, LayerParams
+
+
+def linear_probe(
+    features: Mapping[str, np.ndarray],
+    labelled: tuple[np.ndarray, np.ndarray],
+    test_labels: np.ndarray,
+    *,
+    max_iter: int,
+    seed: int,
+) -> float:
+    """Test accuracy of a logistic regression on standardised codings, trained on the labelled rows only."""
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
+    rows, labels = labelled
+    probe.fit(features["train"][rows], labels)
+    return float(probe.score(features["test"], test_labels))
+
+
+def maximize_activation(
+    encoder, neurons: np.ndarray, *, input_dim: int, steps: int, rate: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradient ascent on a random image, one per neuron, pixels kept in [0, 1]; (images, start and end activations)."""
+    import tensorflow as tf
+
+    images = tf.Variable(np.random.default_rng(seed).uniform(0, 1, (len(neurons), input_dim)).astype(np.float32))
+    chosen = tf.one_hot(neurons, encoder.output_shape[-1])
+
+    def activations():
+        return tf.reduce_sum(encoder(images) * chosen, axis=1)
+
+    start = activations().numpy()
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            objective = tf.reduce_sum(activations())
+        gradient = tape.gradient(objective, images)
+        gradient /= tf.norm(gradient, axis=1, keepdims=True) + 1e-8  # a fixed-length step per image
+        images.assign(tf.clip_by_value(images + rate * gradient, 0.0, 1.0))
+    return images.numpy(), start, activations().numpy()
+
+
+def run(
+    params: Params,
+    *,
+    layers: Mapping[str, LayerParams],
+    weights: Mapping[str, Mapping[str, np.ndarray]],
+    features: Mapping[str, Mapping[str, np.ndarray]],
+    labelled: tuple[np.ndarray, np.ndarray],
+    test_labels: np.ndarray,
+    budget: int,
+    seed: int,
+) -> TechniqueResult:
+    from pipeline.models.autoencoders import StackedAutoencoder
+
+    names = list(layers)
+    top = features[names[-1]]["train"]
+    count = min(params.neurons, top.shape[1])
+    neurons = np.sort(np.argsort(-top.var(axis=0), kind="stable")[:count])  # the liveliest top-layer neurons
+    top_images = np.argsort(-top[:, neurons], axis=0, kind="stable")[: params.top_images].T  # (neurons, top)
+
+    stacked = StackedAutoencoder(layers, features[PIXELS]["train"].shape[1])
+    stacked.load(weights)
+    maximized, start, end = maximize_activation(
+        stacked.encoder,
+        neurons,
+        input_dim=features[PIXELS]["train"].shape[1],
+        steps=params.ascent_steps,
+        rate=params.ascent_rate,
+        seed=seed,
+    )
+    metrics = {
+        "neurons": count,
+        "probe_budget": budget,
+        "ascent_start_activation": float(start.mean()),
+        "ascent_end_activation": float(end.mean()),
+        "top_image_activation": float(top[top_images[:, 0], neurons].mean()),
+    }
+    for name in [PIXELS, *names]:
+        metrics[f"probe_accuracy_{name}"] = linear_probe(
+            features[name], labelled, test_labels, max_iter=params.probe_max_iter, seed=seed
+        )
+    # The first-layer unit that feeds each neuron most: the largest entry of the product of the kernels above it
+    # (the stack's linear part). With one layer, the neuron is its own first-layer unit.
+    path = np.eye(weights[names[0]]["encoder_kernel"].shape[1])
+    for name in names[1:]:
+        path = path @ weights[name]["encoder_kernel"]
+    first_units = np.argmax(np.abs(path[:, neurons]), axis=0)
+    arrays = {
+        "first_layer_weights": weights[names[0]]["encoder_kernel"][:, first_units].T,
+        "first_layer_units": first_units,
+        "neurons": neurons,
+        "top_images": features[PIXELS]["train"][top_images],
+        "maximized": maximized,
+    }
+    return TechniqueResult(metrics, arrays)

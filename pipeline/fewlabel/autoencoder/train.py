@@ -1,0 +1,84 @@
+"""A semi-supervised autoencoder: encoder, softmax head and stacked decoder trained together.
+
+In the spirit of ladder networks (Rasmus et al., 2015), without their lateral connections and per-layer
+costs: Gaussian noise corrupts the input, the head learns the labels of the labelled batch (cross-entropy)
+and the decoder reconstructs the clean unlabelled batch from its corrupted codings (mean squared error),
+so the unlabelled images keep the encoder a good autoencoder while the labels shape it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.fewlabel.autoencoder import Params
+from pipeline.fewlabel.common import Problem, scores
+from pipeline.training import STEPS_PER_EXECUTION
+
+
+def batches(labelled_count: int, pool_count: int, params: Params, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per step, the rows of one labelled and one unlabelled batch: shuffled passes, a pure function of the seed."""
+    rng = np.random.default_rng(seed)
+
+    def passes(count: int, size: int) -> np.ndarray:
+        needed = params.steps * size
+        order = np.concatenate([rng.permutation(count) for _ in range(-(-needed // count))])
+        return order[:needed].reshape(params.steps, size)
+
+    return passes(labelled_count, params.labelled_batch), passes(pool_count, params.unlabelled_batch)
+
+
+def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float]:
+    import keras
+    import tensorflow as tf
+
+    from pipeline.models.autoencoders import StackedAutoencoder
+
+    stacked = StackedAutoencoder(problem.layers, problem.pool.shape[1])
+    if pretrained:
+        stacked.load(problem.weights)
+    head = keras.layers.Dense(problem.class_count, activation="softmax", name="softmax_head")
+    model = keras.Model(stacked.encoder.inputs, head(stacked.encoder.outputs[0]), name="classifier")
+    decoder_layers = [stacked.autoencoder.decoder_layer(name) for name in reversed(list(problem.layers))]
+    variables = model.trainable_variables + [
+        v
+        for layer in decoder_layers
+        for v in layer.trainable_variables
+        if not any(v is w for w in model.trainable_variables)
+    ]
+    optimizer = keras.optimizers.Adam(params.learning_rate)
+    optimizer.build(variables)
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy()
+    x_labelled, y_labelled = problem.labelled
+
+    def learn(labelled, labels, unlabelled, noise):
+        noisy = tf.concat([labelled, unlabelled], axis=0) + params.noise_stddev * noise
+        with tf.GradientTape() as tape:
+            codings = stacked.encoder(noisy, training=True)
+            count = tf.shape(labelled)[0]
+            loss = cross_entropy(labels, head(codings[:count]))
+            reconstruction = codings[count:]
+            for layer in decoder_layers:
+                reconstruction = layer(reconstruction)
+            loss += params.reconstruction_weight * tf.reduce_mean(tf.square(reconstruction - unlabelled))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    # STEPS_PER_EXECUTION steps per call, one XLA program, as training.fit runs Keras. The batches and the
+    # noise come in as arguments: a seed computed inside would be a compile-time constant to XLA.
+    @tf.function(jit_compile=True)
+    def learn_steps(labelled, labels, unlabelled, noise):
+        for index in tf.range(tf.shape(labels)[0]):
+            learn(labelled[index], labels[index], unlabelled[index], noise[index])
+
+    labelled_rows, pool_rows = batches(len(y_labelled), len(problem.pool), params, problem.seed)
+    for first in range(0, params.steps, STEPS_PER_EXECUTION):
+        steps = slice(first, first + STEPS_PER_EXECUTION)
+        rows = labelled_rows[steps]
+        shape = (len(rows), rows.shape[1] + pool_rows.shape[1], problem.pool.shape[1])
+        learn_steps(
+            x_labelled[rows],
+            y_labelled[rows],
+            problem.pool[pool_rows[steps]],
+            tf.random.stateless_normal(shape, [problem.seed, first]),
+        )
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return scores(model, problem)

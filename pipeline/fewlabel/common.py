@@ -1,0 +1,82 @@
+"""What the few-label recipes share: the problem they solve, each draw's seed, the plain encoder + head
+training and the scores every recipe reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.config import LayerParams
+
+
+@dataclass(kw_only=True)
+class Problem:
+    """What a recipe may use: the labelled few, every training image (unlabelled) and the test set to score.
+
+    ``pool_labels`` are the training images' true labels: recipes never train on them; they only measure
+    how right propagated labels were (a diagnostic a real few-label user could not compute).
+    """
+
+    layers: dict[str, LayerParams]
+    weights: dict[str, dict[str, np.ndarray]]  # the stack's encoder and decoder weights, per layer
+    pool: np.ndarray  # every training image (the unlabelled pool; the labelled ones are among them)
+    labelled_rows: np.ndarray  # rows of ``pool`` whose labels are known
+    labels: np.ndarray
+    test: tuple[np.ndarray, np.ndarray]
+    class_count: int
+    seed: int
+    pool_labels: np.ndarray | None = None
+    validation: tuple[np.ndarray, np.ndarray] | None = None  # only when classify.use_validation_labels
+
+    @property
+    def labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.pool[self.labelled_rows], self.labels
+
+
+def draw_seed(seed: int, draw: int) -> int:
+    """The seed of the classifiers trained on labelled draw ``draw``: each draw its own, all from params.seed."""
+    return int(np.random.SeedSequence([seed, draw]).generate_state(1)[0] >> 1)
+
+
+def train_classifier(problem: Problem, params, pretrained: bool, trainable_encoder: bool = True) -> dict[str, float]:
+    """Encoder + softmax head on the labelled images only; ``trainable_encoder`` False trains the head alone."""
+    import keras
+
+    from pipeline.models.autoencoders import classifier
+    from pipeline.training import fit
+
+    model = classifier(
+        problem.layers,
+        problem.pool.shape[1],
+        problem.class_count,
+        encoder_weights=problem.weights if pretrained else None,
+        trainable_encoder=trainable_encoder,
+    )
+    callbacks = []
+    if problem.validation is not None:
+        callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=10, restore_best_weights=True))
+    fit(
+        model,
+        *problem.labelled,
+        epochs=params.epochs,
+        batch_size=params.batch_size,
+        learning_rate=params.learning_rate,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        validation_data=problem.validation,
+        callbacks=callbacks,
+    )
+    return scores(model, problem)
+
+
+def scores(model, problem: Problem) -> dict[str, float]:
+    """Test accuracy, and the accuracy on the labelled images with the weights kept."""
+    _, test_accuracy = model.evaluate(*problem.test, batch_size=1024, verbose=0)
+    _, train_accuracy = model.evaluate(*problem.labelled, batch_size=1024, verbose=0)
+    return {
+        "test_accuracy": float(test_accuracy),
+        "train_accuracy": float(train_accuracy),
+        "labels_seen": int(len(problem.labels) + (len(problem.validation[1]) if problem.validation is not None else 0)),
+        "trainable_parameters": int(sum(np.prod(weight.shape) for weight in model.trainable_weights)),
+    }

@@ -1,0 +1,13 @@
+"""Encoder stack + softmax head, every weight trained on the labelled images only."""
+
+from pipeline.schema import LearningRate, PositiveInt, Strict
+
+TITLE = "supervised (encoder + head, labels only)"
+SUMMARY = "*supervised* (every weight learns from the labels only)"
+ORDER = 1
+
+
+class Params(Strict):
+    epochs: PositiveInt = 50
+    batch_size: PositiveInt = 32
+    learning_rate: LearningRate = 1e-3

@@ -1,0 +1,60 @@
+"""A stage started by a `python3` without the pinned packages (DVC from a shell where .venv is not active) runs
+under the project's .venv, or stops with one line saying how to make one."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+SYSTEM_PATH = os.pathsep.join(
+    part
+    for part in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    if not Path(part, "python3").resolve().is_relative_to(Path(sys.prefix).resolve())
+)
+
+
+@pytest.fixture
+def bare_python3() -> str:
+    python3 = shutil.which("python3", path=SYSTEM_PATH)
+    if python3 is None:
+        pytest.skip("no python3 outside the virtual environment")
+    if subprocess.run([python3, "-c", "import pandas, pydantic, mlflow"], capture_output=True).returncode == 0:
+        pytest.skip(f"{python3} has the packages itself")
+    return python3
+
+
+def project_copy(folder: Path, with_venv: bool) -> Path:
+    for name in ("pipeline", "stages"):
+        shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("params.yaml", "environment.env"):
+        shutil.copy(ROOT / name, folder / name)
+    if with_venv:
+        (folder / ".venv").symlink_to(Path(sys.prefix))
+    return folder
+
+
+def run_stage(python3: str, folder: Path) -> subprocess.CompletedProcess:
+    env = {"PATH": SYSTEM_PATH, "HOME": os.environ.get("HOME", "/tmp"), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    return subprocess.run([python3, "-m", "stages.validate"], cwd=folder, env=env, capture_output=True, text=True)
+
+
+def test_a_stage_started_outside_the_environment_runs_in_the_projects_venv(bare_python3, tmp_path):
+    folder = project_copy(tmp_path, with_venv=True)
+    result = run_stage(bare_python3, folder)
+    assert result.returncode == 0, result.stderr
+    assert (folder / "data/params.schema.json").is_file()
+
+
+def test_without_a_venv_the_stage_says_how_to_make_one(bare_python3, tmp_path):
+    result = run_stage(bare_python3, project_copy(tmp_path, with_venv=False))
+    assert result.returncode == 1 and result.stdout == ""
+    assert re.match(r"error: \S*python3\S* has no [a-z, ]+: run `make setup`", result.stderr), result.stderr
+    assert len(result.stderr.splitlines()) == 1
