@@ -91,13 +91,6 @@ def resolve(name: str) -> str | None:
     return commit
 
 
-def flat(tree: dict) -> dict:
-    """Nested keys joined by dots ({"a": {"b": 1}} -> {"a.b": 1}); lists stay values."""
-    if not tree:
-        return {}
-    return pd.json_normalize(tree, sep=".").to_dict(orient="records")[0]
-
-
 def _read(commit: str | None, fs, path: Path) -> bytes | None:
     """A file at the revision (git-tracked, or DVC-tracked with its cache here), or None when it is not there."""
     if commit is None:
@@ -138,7 +131,7 @@ def load(label: str) -> Revision:
         ) from error
     except DvcException as error:
         raise UserError(f"compare: {label}: {' '.join(str(error).split())}") from error
-    revision = Revision(label, commit, flat(params), flat(metrics))
+    revision = Revision(label, commit, io.flat(params), io.flat(metrics))
     fs = None if commit is None else api.DVCFileSystem(rev=commit)
     fewlabel = _read(commit, fs, paths.FEWLABEL_SUMMARY)
     if fewlabel:

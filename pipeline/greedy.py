@@ -12,7 +12,7 @@ import pandas as pd
 
 from pipeline.config import RECONSTRUCTED_TEST_IMAGES, LayerParams, StackParams
 from pipeline.data.split import SUBSETS
-from pipeline.training import Checkpoint, fit, mean_squared_error
+from pipeline.training import Checkpoint, fit_autoencoder, mean_squared_error
 
 
 @dataclass
@@ -30,17 +30,15 @@ def pretrain_layer(
     from pipeline.models.autoencoders import ShallowAutoencoder
 
     model = ShallowAutoencoder(name, layer, features["train"].shape[1])
-    history = fit(
+    history = fit_autoencoder(
         model.autoencoder,
         features["train"],
-        features["train"],
+        validation=features["valid"],
         epochs=layer.epochs,
         batch_size=layer.batch_size,
         learning_rate=layer.learning_rate,
-        loss="mse",
         seed=seed,
         checkpoint=checkpoint,
-        validation_data=(features["valid"], features["valid"]),
     )
     codings = {subset: model.encoder.predict(features[subset], batch_size=1024, verbose=0) for subset in SUBSETS}
     metrics = {
@@ -79,17 +77,15 @@ def stack_layers(
     metrics = {"test_mse_before_finetune": mean_squared_error(stacked.autoencoder, pixels["test"])}
     history = pd.DataFrame(columns=["epoch", "loss", "val_loss"])
     if params.finetune_epochs:
-        history = fit(
+        history = fit_autoencoder(
             stacked.autoencoder,
             pixels["train"],
-            pixels["train"],
+            validation=pixels["valid"],
             epochs=params.finetune_epochs,
             batch_size=params.batch_size,
             learning_rate=params.learning_rate,
-            loss="mse",
             seed=seed,
             checkpoint=checkpoint,
-            validation_data=(pixels["valid"], pixels["valid"]),
         )
     metrics["test_mse_after_finetune"] = mean_squared_error(stacked.autoencoder, pixels["test"])
     metrics["valid_mse"] = mean_squared_error(stacked.autoencoder, pixels["valid"])

@@ -181,3 +181,10 @@ def _file_hash(path: Path, size: int, mtime_ns: int) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def flat(tree: Mapping) -> dict:
+    """Nested keys joined by dots ({"a": {"b": 1}} -> {"a.b": 1}); lists stay values."""
+    import pandas as pd
+
+    return pd.json_normalize(dict(tree), sep=".").to_dict(orient="records")[0] if tree else {}

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import ModuleType
+
+from pipeline.errors import ConfigError
 
 
 def entries(package: str, path: Iterable[str]) -> list[ModuleType]:
@@ -20,3 +22,11 @@ def entries(package: str, path: Iterable[str]) -> list[ModuleType]:
     if len(set(orders)) != len(orders):
         raise ValueError(f"{package}: two entries share an ORDER: {sorted(orders)}")
     return sorted(found, key=lambda entry: entry.ORDER)
+
+
+def named(found: Sequence, name: str, key: str):
+    """The entry called ``name``, or the one-line error that lists the others (``key`` says where it was asked)."""
+    for entry in found:
+        if entry.name == name:
+            return entry
+    raise ConfigError(f"{key}: got '{name}', must be one of {[entry.name for entry in found]}")

@@ -20,14 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import io
+from pipeline import environment, io
 
-# Set before MLflow is imported anywhere: no telemetry leaves this machine, and an unreachable
-# server fails in seconds rather than after MLflow's default minutes of retries.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+# Before MLflow is imported anywhere: no telemetry, short retries against an unreachable server.
+environment.apply()
 
 STORE_FILE, ARTIFACTS_DIR, PENDING_DIR, RECORD = "mlflow.db", "mlartifacts", ".mlflow-pending", "run.json"
 VERSIONED_PACKAGES = ("tensorflow", "keras", "dvc", "mlflow")
@@ -60,13 +56,6 @@ def tracking_uri() -> str:
 
 def pending_root() -> Path:
     return repo_root() / PENDING_DIR
-
-
-def flatten(params: Mapping, prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in params.items():
-        flat.update(flatten(value, f"{prefix}{key}.") if isinstance(value, Mapping) else {f"{prefix}{key}": value})
-    return flat
 
 
 def time_runs_from_process_start() -> None:
@@ -140,7 +129,7 @@ class StageRun:
 
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         # A metric without a value (the spread of a single draw) has nothing to log.
-        self.metrics.update({key: float(value) for key, value in flatten(metrics).items() if value is not None})
+        self.metrics.update({key: float(value) for key, value in io.flat(metrics).items() if value is not None})
 
     def log_figure(self, png: bytes, name: str) -> None:
         """A figure already drawn (PNG bytes): tracking draws nothing itself, so no stage depends on plotting code
@@ -162,7 +151,7 @@ def stage_run(stage: str, experiment: str, params: Mapping, inputs: Iterable[str
         "stage": stage,
         "experiment": experiment,
         "start_ms": int(1000 * (_process_start or time.time())),
-        "params": {key: str(value) for key, value in flatten(params).items()},
+        "params": {key: str(value) for key, value in io.flat(params).items()},
         "tags": provenance(stage, inputs),
         "parent": invocation(),
     }

@@ -167,6 +167,19 @@ def fit(
     return pd.DataFrame(history, columns=list(dict.fromkeys([*columns, *(history[0] if history else [])])))
 
 
+def fit_autoencoder(model, inputs, *, targets=None, validation=None, **settings) -> pd.DataFrame:
+    """:func:`fit` with the MSE, reconstructing ``inputs`` (or mapping them to ``targets``); the ``validation``
+    inputs are reconstructed for the validation curve."""
+    return fit(
+        model,
+        inputs,
+        inputs if targets is None else targets,
+        loss="mse",
+        validation_data=None if validation is None else (validation, validation),
+        **settings,
+    )
+
+
 def fingerprint(settings: Mapping, inputs: Iterable[str | Path]) -> str:
     """What a checkpoint must match to be resumed: the settings, the input files' contents and the library versions."""
     import keras

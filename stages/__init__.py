@@ -11,15 +11,10 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from pipeline import environment  # standard library only
+
 PINNED = ("numpy", "pandas", "pydantic", "yaml", "mlflow")  # what every stage imports before its own work
-VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-
-
-def project_environment() -> dict[str, str]:
-    """environment.env's variables (KEY=value lines; # comments)."""
-    lines = (ROOT / "environment.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+VENV_PYTHON = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "python"
 
 
 def _in_pinned_environment() -> None:
@@ -34,6 +29,5 @@ def _in_pinned_environment() -> None:
     )
 
 
-for _name, _value in project_environment().items():
-    os.environ.setdefault(_name, _value)
+environment.apply()
 _in_pinned_environment()

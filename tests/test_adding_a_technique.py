@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from stages import project_environment
+from pipeline import environment
 from tests.conftest import ROOT
 
 FILES = ("__init__.py", "train.py", "report.py", "section.md.j2")
@@ -58,7 +58,7 @@ def test_the_readmes_new_technique_is_its_folder_and_its_params_block(tmp_path):
     for subset, count in (("train", 64), ("valid", 16), ("test", 16)):
         np.save(pixels / f"{subset}.npy", rng.random((count, 784), dtype=np.float32))
     env = {
-        **project_environment(),
+        **environment.variables(),
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": str(tmp_path),
         "DVC_NO_ANALYTICS": "1",

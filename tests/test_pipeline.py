@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline import environment
 from pipeline.chapter import TECHNIQUES
-from stages import project_environment
 from tests.conftest import ROOT, mlflow_server, tiny_params
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ PROJECT_FILES = [
 
 def clean_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MLFLOW_TRACKING", "DVC_"))}
-    env.update(project_environment(), PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}")
+    env.update(environment.variables(), PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}")
     return env
 
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from pipeline.errors import ConfigError
-from pipeline.registry import entries
+from pipeline.registry import entries, named
 
 FOLDER = Path(__file__).parent
 
@@ -72,7 +71,4 @@ TECHNIQUES = tuple(
 
 
 def technique(name: str) -> Technique:
-    for candidate in TECHNIQUES:
-        if candidate.name == name:
-            return candidate
-    raise ConfigError(f"chapter: got technique '{name}', must be one of {[t.name for t in TECHNIQUES]}")
+    return named(TECHNIQUES, name, "chapter: technique")

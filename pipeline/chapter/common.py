@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.schema import TrainingParams
-from pipeline.training import fit, mean_squared_error
+from pipeline.training import fit_autoencoder, mean_squared_error
 
 SHOWN_IMAGES = 10  # test images each technique keeps for its figure
 
@@ -64,15 +64,14 @@ def train(
 ) -> pd.DataFrame:
     """Fit with Adam and MSE to reconstruct ``inputs`` (or to map them to ``targets``); ``validation`` images
     are reconstructed for the validation curve."""
-    return fit(
+    return fit_autoencoder(
         model,
         inputs,
-        inputs if targets is None else targets,
+        targets=targets,
+        validation=validation,
         epochs=epochs or params.epochs,
         batch_size=params.batch_size,
         learning_rate=params.learning_rate,
-        loss="mse",
-        validation_data=None if validation is None else (validation, validation),
         callbacks=callbacks,
     )
 

@@ -18,8 +18,7 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-from pipeline.errors import ConfigError
-from pipeline.registry import entries
+from pipeline.registry import entries, named
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,4 @@ RECIPES = tuple(
 
 
 def recipe(name: str) -> Recipe:
-    for candidate in RECIPES:
-        if candidate.name == name:
-            return candidate
-    raise ConfigError(f"classify: got recipe '{name}', must be one of {[r.name for r in RECIPES]}")
+    return named(RECIPES, name, "classify: recipe")
