@@ -36,10 +36,6 @@ class Technique:
         """Its stage in dvc.yaml."""
         return self.name if self.reads_layers else f"chapter@{self.name}"
 
-    @property
-    def params_key(self) -> str:
-        return self.name if self.reads_layers else f"chapter.{self.name}"
-
     def params_of(self, params):
         """Its block of the loaded params.yaml."""
         return getattr(params, self.name) if self.reads_layers else getattr(params.chapter, self.name)
