@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 SYSTEM_PATH = os.pathsep.join(
     part
     for part in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
-    if not Path(part, "python3").resolve().is_relative_to(Path(sys.prefix).resolve())
+    if not Path(part).resolve().is_relative_to(Path(sys.prefix).resolve())  # the virtual environment's bin/
 )
 
 
