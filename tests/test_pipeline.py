@@ -537,3 +537,52 @@ def test_push_then_pull_gives_a_second_clone_the_same_report_and_a_site_without_
     assert (clone / "public/report/index.html").read_bytes() == (repo / "reports/index.html").read_bytes()
     assert "Test accuracy against labels" in (clone / "public/plots/index.html").read_text()
     assert 'href="report/index.html"' in (clone / "public/index.html").read_text()
+
+
+def test_two_machines_share_one_git_remote_one_dvc_remote_and_one_mlflow_server(repo, tmp_path):
+    """Machine A (this copy) and machine B (a clone) each run an experiment, push it, pull the other's, and see both
+    side by side in `dvc exp show`; both logged to the same MLflow tracking server."""
+    from mlflow.tracking import MlflowClient
+
+    origin, storage = tmp_path / "origin.git", tmp_path / "dvc-storage"
+    sh(tmp_path, "git", "init", "-q", "--bare", str(origin))
+    sh(repo, "git", "remote", "add", "origin", str(origin))
+    dvc(repo, "remote", "add", "--default", "storage", str(storage))
+    commit_all(repo, "shared remotes")
+    sh(repo, "git", "push", "-q", "origin", "HEAD:master")
+    dvc(repo, "push")
+    machine_b = tmp_path / "machine_b"
+    sh(tmp_path, "git", "clone", "-q", str(origin), str(machine_b))
+    dvc(machine_b, "pull")
+
+    with mlflow_server(tmp_path) as uri:
+        tracking = {"MLFLOW_TRACKING_URI": uri}
+        for machine, name, c in ((repo, "from-a", 0.5), (machine_b, "from-b", 2.0)):
+            ran = sh(machine, str(BIN / "dvc"), "exp", "run", "-n", name, "-S", f"baseline.C={c}", env=tracking)
+            assert stages_run(ran.stdout) == {"validate", "baseline", "report"}, "the rest came from dvc pull"
+            dvc(machine, "exp", "push", "origin", name)
+        dvc(repo, "exp", "pull", "origin", "from-b")
+        dvc(machine_b, "exp", "pull", "origin", "from-a")
+        for machine in (repo, machine_b):
+            shown = json.loads(dvc(machine, "exp", "show", "--json").stdout)
+            states = {
+                state.get("name"): state["data"]
+                for entry in shown
+                for group in (entry.get("experiments") or [])
+                for state in group["revs"]
+            }
+            assert {
+                name: states[name]["params"]["params.yaml"]["data"]["baseline"]["C"] for name in ("from-a", "from-b")
+            } == {"from-a": 0.5, "from-b": 2.0}
+        dvc(repo, "exp", "apply", "from-b")  # machine B's results, outputs included, on machine A
+        assert "baseline.C" not in dvc(repo, "params", "diff", "from-b").stdout
+
+        client = MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name("layerwise").experiment_id
+        for name in ("from-a", "from-b"):
+            runs = client.search_runs([experiment], f"tags.`dvc.experiment` = '{name}'", max_results=100)
+            assert sorted(run.info.run_name for run in runs if "dvc.stage" in run.data.tags) == [
+                "baseline",
+                "report",
+                "validate",
+            ], name
