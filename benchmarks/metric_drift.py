@@ -1,4 +1,4 @@
-"""How far this machine's metrics drift from a committed run of the same commit: every metric DVC tracks.
+"""How far this machine's metrics drift from a committed run of the same commit: every measure in metrics/.
 
 The pipeline is bitwise reproducible on the same CPU family with the same lock file; on another CPU the
 floating-point path differs (other SIMD kernels, other thread splits) and every number moves a little. Run the

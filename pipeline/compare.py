@@ -79,8 +79,8 @@ def resolve(name: str) -> str | None:
         raise UserError(f"compare: '{name}' is neither a git revision nor a DVC experiment (see `dvc exp list`)")
     if len({row["rev"] for row in rows}) > 1:
         raise UserError(
-            f"compare: '{name}' is neither a git revision nor a DVC experiment "
-            f"(several experiments have this name: {', '.join(sorted(row['rev'] for row in rows))})"
+            f"compare: '{name}' names several DVC experiments ({', '.join(sorted(row['rev'] for row in rows))}); "
+            "give one of their revisions instead"
         )
     state = rows[0].get("State")
     if state in UNFINISHED:

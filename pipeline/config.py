@@ -109,7 +109,7 @@ class PretrainParams(Strict):
 class StackParams(Strict):
     finetune_epochs: Annotated[int, Field(ge=0)] = 5
     batch_size: PositiveInt = 128
-    learning_rate: LearningRate = 1e-3
+    learning_rate: LearningRate = 5e-4
 
 
 RECIPES = tuple(recipe.name for recipe in fewlabel.RECIPES)  # few-label classifiers, pipeline/fewlabel/<name>/

@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def _plots(target: Path, template: str) -> bool:
         template_file = Path(work) / "plots.html"
         template_file.write_text(template, encoding="utf-8")
         plots = subprocess.run(
-            ["dvc", "plots", "show", "--html-template", str(template_file), "-o", str(target)],
+            [sys.executable, "-m", "dvc", "plots", "show", "--html-template", str(template_file), "-o", str(target)],
             capture_output=True,
             text=True,
             check=False,

@@ -36,7 +36,8 @@ def build_figures(params, means: pd.DataFrame, spreads: pd.DataFrame) -> dict[st
     saved = io.read_arrays(paths.RECONSTRUCTIONS, ["before", "after"])
     drawn = {
         "learning_curves": (
-            "Training (dashed) and validation (solid) reconstruction MSE of each layer, on its own input.",
+            "Training (dashed) and validation (solid) reconstruction MSE of each layer, on its own input, and of "
+            "the stack's end-to-end fine-tuning when it ran.",
             figures.learning_curves(histories),
         ),
         "reconstructions": (

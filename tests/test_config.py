@@ -143,3 +143,32 @@ def test_check_catches_a_value_dvc_would_trip_over_while_parsing_dvc_yaml(tmp_pa
         == f"error: {tmp_path / 'params.yaml'}: split.budgets: got 'lots', must be a valid list\n"
     )
     assert main(["check", str(ROOT / "params.yaml")]) == 0
+
+
+def test_params_yaml_spells_out_every_setting_with_the_schemas_default():
+    """DVC tracks params.yaml's values, not the schema's defaults: a setting missing from the file would change
+    results without rerunning anything. Where the schema has a default, the file's value is that default (layer
+    settings aside: each layer sets its own)."""
+    from pydantic import BaseModel
+
+    def missing_or_different(model: BaseModel, raw: dict, where: str) -> list[str]:
+        found = []
+        for name, field in type(model).model_fields.items():
+            value, key = getattr(model, name), f"{where}{name}"
+            if name not in raw:
+                found.append(f"{key}: missing")
+            elif isinstance(value, BaseModel):
+                found += missing_or_different(value, raw[name], f"{key}.")
+            elif isinstance(value, dict):
+                found += [
+                    problem
+                    for layer, settings in value.items()
+                    for problem in missing_or_different(settings, raw[name][layer], f"{key}.{layer}.")
+                    if problem.endswith("missing")
+                ]
+            elif not field.is_required() and field.get_default(call_default_factory=True) != value:
+                found.append(f"{key}: {value!r} here, {field.get_default(call_default_factory=True)!r} in the schema")
+        return found
+
+    raw = default_params()
+    assert missing_or_different(config.parse(raw), raw, "") == []

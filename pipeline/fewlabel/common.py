@@ -67,16 +67,16 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
         validation_data=problem.validation,
         callbacks=callbacks,
     )
-    return scores(model, problem)
+    return scores(model, problem, saw_validation_labels=problem.validation is not None)
 
 
-def scores(model, problem: Problem) -> dict[str, float]:
+def scores(model, problem: Problem, saw_validation_labels: bool = False) -> dict[str, float]:
     """Test accuracy, and the accuracy on the labelled images with the weights kept."""
     _, test_accuracy = model.evaluate(*problem.test, batch_size=1024, verbose=0)
     _, train_accuracy = model.evaluate(*problem.labelled, batch_size=1024, verbose=0)
     return {
         "test_accuracy": float(test_accuracy),
         "train_accuracy": float(train_accuracy),
-        "labels_seen": int(len(problem.labels) + (len(problem.validation[1]) if problem.validation is not None else 0)),
+        "labels_seen": int(len(problem.labels) + (len(problem.validation[1]) if saw_validation_labels else 0)),
         "trainable_parameters": int(sum(np.prod(weight.shape) for weight in model.trainable_weights)),
     }

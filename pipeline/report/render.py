@@ -17,6 +17,7 @@ from pipeline.chapter import TECHNIQUES
 from pipeline.config import Params
 from pipeline.report.figures import png_bytes
 from pipeline.report.tables import markdown_escape, markdown_table, number
+from pipeline.stats import CONFIDENCE
 
 TEMPLATES = Path(__file__).parent / "templates"
 __all__ = ["FIGURE_TITLES", "Figure", "Report", "Section", "environment", "markdown_escape", "render"]
@@ -181,8 +182,9 @@ class Report:
     def labels_note(self) -> str:
         if self.params.classify.use_validation_labels:
             return (
-                f"Beyond its budget, each supervised classifier also sees the {self.params.split.validation_size} "
-                "validation labels, used for early stopping."
+                f"Beyond their budget, the supervised and frozen recipes also see the "
+                f"{self.params.split.validation_size} validation labels, used for early stopping; the other recipes "
+                "do not use them."
             )
         return (
             "No classifier sees any label beyond its budget: training runs a fixed number of epochs or steps, "
@@ -194,10 +196,11 @@ class Report:
         draws = self.params.split.draws
         return (
             f"Each budget has {draws} independent, class-balanced labelled draw{'s' if draws > 1 else ''} "
-            "(nested within a draw: the smaller budgets' labels are among the larger ones'); every recipe and the "
-            "logistic regression train on each draw with its own seed, and the table gives the mean and standard "
-            "deviation of the test accuracy over the draws. A method beats another only when the "
-            "95 % Student-t interval of their paired difference over the same draws excludes zero. "
+            "(nested within a draw: the smaller budgets' labels are among the larger ones'); every recipe trains on "
+            "each draw with that draw's own seed, the logistic regression on each draw too, and the table gives the "
+            "mean and standard deviation of the test accuracy over the draws. A method beats another only when the "
+            f"{CONFIDENCE * 100:.0f} % Student-t interval of their paired difference over the same draws excludes "
+            "zero. "
             "The unlabelled images are the training images only (never the test images, which only score "
             "the final models), and the recipes' settings were chosen once, on the validation split, "
             "the same for every budget."

@@ -12,4 +12,5 @@ ORDER = 5
 
 class Params(TrainingParams):
     filters: Annotated[list[PositiveInt], Field(min_length=1, max_length=4)] = Field(default_factory=lambda: [16, 32])
+    epochs: PositiveInt = 20  # as many as the dense stack it is set against (phases.joint_epochs)
     codings: PositiveInt = 30

@@ -13,6 +13,8 @@ ORDER = 1
 class Params(TrainingParams):
     """On a 3-D synthetic cloud (k=2), and on the images (k=codings)."""
 
+    epochs: PositiveInt = 20
+    batch_size: PositiveInt = 256
     codings: PositiveInt = 30
     synthetic_points: Annotated[int, Field(ge=10, le=100_000)] = 500
     synthetic_epochs: PositiveInt = 200

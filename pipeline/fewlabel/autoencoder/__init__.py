@@ -9,7 +9,7 @@ from pipeline.schema import LearningRate, PositiveInt, Strict
 TITLE = "semi-supervised autoencoder"
 SUMMARY = (
     "a *semi-supervised autoencoder* (encoder, head and decoder trained together: cross-entropy on the "
-    "labels plus a denoising reconstruction of the unlabelled images)"
+    "labels plus the reconstruction of the unlabelled images from noisy inputs)"
 )
 ORDER = 3
 

@@ -8,8 +8,8 @@ from pipeline.schema import LearningRate, PositiveInt, Strict
 
 TITLE = "label propagation, then encoder + head"
 SUMMARY = (
-    "*label propagation* (the labels spread over a nearest-neighbour graph of every training image's "
-    "codings by Poisson learning, then the encoder and head learn from the propagated labels)"
+    "*label propagation* (the labels spread over a nearest-neighbour graph of every training image's codings, by "
+    "Poisson or Laplace learning as `classify.propagation.method` says, then the encoder and head learn from them)"
 )
 ORDER = 4
 
@@ -25,6 +25,6 @@ class Params(Strict):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 128
     learning_rate: LearningRate = 1e-3
-    labelled_share: Annotated[float, Field(gt=0, lt=1)] = 1 / 3  # of each epoch of the second training
+    labelled_share: Annotated[float, Field(gt=0, lt=1)] = 0.333  # of each epoch of the second training
     flip: bool = True  # mirror images left-right while training on propagated labels (not for digits or text)
     shift_pixels: Annotated[int, Field(ge=0, le=8)] = 2  # and shift them by up to this many pixels
