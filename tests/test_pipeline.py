@@ -68,6 +68,17 @@ def lock_hashes(repo: Path) -> dict[str, str]:
     return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
 
 
+def experiments(repo: Path) -> dict[str, dict]:
+    """`dvc exp show --json`, as {experiment name: its params and metrics}."""
+    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    return {
+        state.get("name"): state["data"]
+        for entry in shown
+        for group in (entry.get("experiments") or [])
+        for state in group["revs"]
+    }
+
+
 def write_params(repo: Path, params: dict) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
@@ -350,13 +361,7 @@ def test_budget_a_class_cannot_fill_keeps_the_previous_split(repo, tiny_idx):
 def test_a_chapter_technique_is_one_dvc_exp_run_away(repo):
     result = dvc(repo, "exp", "run", "-n", "sparser", "-S", "chapter.sparsity.kl_weight=0.5")
     assert stages_run(result.stdout) == {"validate", "chapter@sparsity", "report"}
-    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
-    states = {
-        state.get("name"): state["data"]
-        for entry in shown
-        for group in (entry.get("experiments") or [])
-        for state in group["revs"]
-    }
+    states = experiments(repo)
     assert states["sparser"]["params"]["params.yaml"]["data"]["chapter"]["sparsity"]["kl_weight"] == 0.5
     assert states["sparser"]["metrics"]["reports/summary.json"]["data"]["accuracy"]["20"]["supervised"] > 0
     assert "weight 0.5" in (repo / "reports/report.md").read_text()
@@ -470,13 +475,7 @@ def test_queued_experiments_run_two_at_a_time_and_every_stage_run_reaches_mlflow
         assert re.search(rf"{name}\s.*Success", status), status
         assert "database is locked" not in dvc(repo, "queue", "logs", name).stdout.lower()
 
-    shown = json.loads(dvc(repo, "exp", "show", "--json").stdout)
-    states = {
-        state.get("name"): state["data"]
-        for entry in shown
-        for group in (entry.get("experiments") or [])
-        for state in group["revs"]
-    }
+    states = experiments(repo)
     for name, c in QUEUED.items():
         assert states[name]["params"]["params.yaml"]["data"]["baseline"]["C"] == c
         assert states[name]["metrics"]["reports/summary.json"]["data"]["accuracy"]["20"]["logistic_regression"] > 0
@@ -564,13 +563,7 @@ def test_two_machines_share_one_git_remote_one_dvc_remote_and_one_mlflow_server(
         dvc(repo, "exp", "pull", "origin", "from-b")
         dvc(machine_b, "exp", "pull", "origin", "from-a")
         for machine in (repo, machine_b):
-            shown = json.loads(dvc(machine, "exp", "show", "--json").stdout)
-            states = {
-                state.get("name"): state["data"]
-                for entry in shown
-                for group in (entry.get("experiments") or [])
-                for state in group["revs"]
-            }
+            states = experiments(machine)
             assert {
                 name: states[name]["params"]["params.yaml"]["data"]["baseline"]["C"] for name in ("from-a", "from-b")
             } == {"from-a": 0.5, "from-b": 2.0}
