@@ -54,6 +54,7 @@ class SplitParams(Strict):
     budgets: list[PositiveInt] = Field(default_factory=lambda: [100, 600, 1000, 3000], min_length=1)
     validation_size: PositiveInt = 5000
     draws: Annotated[int, Field(ge=1, le=100)] = 5
+    shard_rows: Annotated[int, Field(ge=0)] = 0
 
     @field_validator("budgets")
     @classmethod
@@ -137,6 +138,20 @@ ClassifyParams = create_model(
 )
 
 
+class TrainParams(Strict):
+    """How the pretrain, stack and classify stages train: devices and input path, not what they learn."""
+
+    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
+    cpu_devices: Annotated[int, Field(ge=1, le=64)] = 1
+    input: Literal["auto", "arrays", "stream"] = "auto"
+    stream_above_mb: PositiveInt = 2048
+    shuffle_rows: PositiveInt = 16384
+
+    def reading(self) -> dict:
+        """How :func:`pipeline.data.shards.read_subsets` reads a training stage's images."""
+        return {"mode": self.input, "stream_above_bytes": self.stream_above_mb * 2**20}
+
+
 class BaselineParams(Strict):
     max_iter: PositiveInt = 1000
     C: Annotated[float, Field(gt=0)] = 1.0
@@ -166,6 +181,7 @@ class Params(Strict):
     split: SplitParams = SplitParams()
     pretrain: PretrainParams
     stack: StackParams = StackParams()
+    train: TrainParams = TrainParams()
     classify: ClassifyParams
     baseline: BaselineParams = BaselineParams()
     chapter: ChapterParams

@@ -1,30 +1,40 @@
 """The greedy layer-wise recipe as pure functions: pretrain one layer, then stack the layers.
 
-Each takes arrays and params and returns arrays, tables and numbers; the stage scripts do the I/O.
+Each takes arrays (or :class:`~pipeline.data.shards.Sharded` subsets, which are streamed) and params and returns
+arrays (or, for a sharded input, its codings shard by shard), tables and numbers; the stage scripts do the I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from pipeline.config import RECONSTRUCTED_TEST_IMAGES, LayerParams, StackParams
+from pipeline.data.shards import Sharded
 from pipeline.data.split import SUBSETS
-from pipeline.training import Checkpoint, fit_autoencoder, mean_squared_error
+from pipeline.training import Checkpoint, fit_autoencoder, mean_squared_error, predict
+
+Rows = np.ndarray | Sharded
 
 
 @dataclass
 class LayerResult:
     weights: dict[str, np.ndarray]
-    codings: dict[str, np.ndarray]
+    codings: dict[str, np.ndarray | Iterator[np.ndarray]]  # a sharded input's codings come shard by shard
     history: pd.DataFrame
     metrics: dict[str, float]
 
 
 def pretrain_layer(
-    name: str, layer: LayerParams, features: dict[str, np.ndarray], seed: int, checkpoint: Checkpoint | None = None
+    name: str,
+    layer: LayerParams,
+    features: dict[str, Rows],
+    seed: int,
+    checkpoint: Checkpoint | None = None,
+    shuffle_rows: int | None = None,
 ) -> LayerResult:
     """Train one shallow autoencoder on the layer below's codings; return its codings for every subset."""
     from pipeline.models.autoencoders import ShallowAutoencoder
@@ -39,8 +49,9 @@ def pretrain_layer(
         learning_rate=layer.learning_rate,
         seed=seed,
         checkpoint=checkpoint,
+        shuffle_rows=shuffle_rows,
     )
-    codings = {subset: model.encoder.predict(features[subset], batch_size=1024, verbose=0) for subset in SUBSETS}
+    codings = {subset: predict(model.encoder, features[subset]) for subset in SUBSETS}
     metrics = {
         "train_mse": float(history["loss"].iloc[-1]),
         "valid_mse": float(history["val_loss"].iloc[-1]),
@@ -61,18 +72,24 @@ class StackResult:
 def stack_layers(
     layers: dict[str, LayerParams],
     weights: dict[str, dict[str, np.ndarray]],
-    pixels: dict[str, np.ndarray],
+    pixels: dict[str, Rows],
     params: StackParams,
     *,
     seed: int,
     checkpoint: Checkpoint | None = None,
+    shuffle_rows: int | None = None,
 ) -> StackResult:
     """Stack the pretrained layers, measure test MSE, fine-tune end to end, measure again."""
     from pipeline.models.autoencoders import StackedAutoencoder
 
     stacked = StackedAutoencoder(layers, pixels["train"].shape[1])
     stacked.load(weights)
-    shown = pixels["test"][:RECONSTRUCTED_TEST_IMAGES]
+    test = pixels["test"]
+    shown = (
+        test.take(np.arange(min(RECONSTRUCTED_TEST_IMAGES, len(test))))
+        if isinstance(test, Sharded)
+        else test[:RECONSTRUCTED_TEST_IMAGES]
+    )
     reconstructions = {"before": stacked.autoencoder.predict(shown, verbose=0)}
     metrics = {"test_mse_before_finetune": mean_squared_error(stacked.autoencoder, pixels["test"])}
     history = pd.DataFrame(columns=["epoch", "loss", "val_loss"])
@@ -86,6 +103,7 @@ def stack_layers(
             learning_rate=params.learning_rate,
             seed=seed,
             checkpoint=checkpoint,
+            shuffle_rows=shuffle_rows,
         )
     metrics["test_mse_after_finetune"] = mean_squared_error(stacked.autoencoder, pixels["test"])
     metrics["valid_mse"] = mean_squared_error(stacked.autoencoder, pixels["valid"])

@@ -96,18 +96,30 @@ def _save_tree(folder: Path, arrays: Mapping[str, np.ndarray | Mapping]) -> None
             np.save(folder / f"{name}.npy", np.asarray(value, order="C"), allow_pickle=False)  # keeps 0-d arrays 0-d
 
 
-def read_array(path: str | Path) -> np.ndarray:
+def read_array(path: str | Path, memory_map: bool = False) -> np.ndarray:
+    """An array, in memory or (``memory_map``) mapped from the file, so that only the rows used are read."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: missing (run the stage that produces it: dvc repro)")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode="r" if memory_map else None, allow_pickle=False)
     except ValueError as error:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
 
 
 def read_arrays(directory: str | Path, names: list[str]) -> dict[str, np.ndarray]:
-    return {name: read_array(Path(directory) / f"{name}.npy") for name in names}
+    """Each name's ``.npy`` file, or its shard folder (:mod:`pipeline.data.shards`) read whole."""
+    return {name: _read_whole(Path(directory), name) for name in names}
+
+
+def _read_whole(directory: Path, name: str) -> np.ndarray:
+    shards = directory / name
+    if not (directory / f"{name}.npy").exists() and shards.is_dir():
+        parts = [read_array(path) for path in sorted(shards.glob("*.npy"))]
+        if not parts:
+            raise DataError(f"{shards}: a shard folder without .npy shards")
+        return np.concatenate(parts)
+    return read_array(directory / f"{name}.npy")
 
 
 def read_array_folder(directory: str | Path) -> dict[str, np.ndarray]:

@@ -16,11 +16,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline import io
+from pipeline.data.shards import Sharded, bounded
+from pipeline.errors import ConfigError, DataError
 
 # Batches per call into the compiled train step: fewer Python round trips per epoch (the benchmark's choice).
 STEPS_PER_EXECUTION = 32
 # Below this many train steps XLA's compile time (a second or two) costs more than it saves.
 XLA_MIN_STEPS = 2000
+VALIDATION_BATCH = 1024
 
 
 def make_deterministic(seed: int) -> None:
@@ -63,15 +66,17 @@ def xla_pays(model, steps: int) -> bool:
 
 def compile_for_speed(model, *, learning_rate: float, loss, metrics: list[str] | None = None, steps: int) -> None:
     """Compile with Adam, several steps per execution and XLA where it pays (:func:`xla_pays`): about twice
-    Keras's default speed on CPU, with the same loss."""
+    Keras's default speed on CPU, with the same loss. Under a distribution strategy: one step per execution, no
+    XLA (Keras 3.15 fails with several steps per execution under MirroredStrategy)."""
     import keras
 
+    one_device = not distributed()
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=loss,
         metrics=metrics or [],
-        jit_compile=xla_pays(model, steps),
-        steps_per_execution=STEPS_PER_EXECUTION,
+        jit_compile=one_device and xla_pays(model, steps),
+        steps_per_execution=STEPS_PER_EXECUTION if one_device else 1,
     )
 
 
@@ -90,18 +95,23 @@ def fit(
     checkpoint: Checkpoint | None = None,
     callbacks=None,
     augment=None,
+    shuffle_rows: int | None = None,
 ) -> pd.DataFrame:
-    """Compile with Adam (:func:`compile_for_speed`) and train in one ``model.fit``; the per-epoch history.
+    """Compile with Adam (:func:`compile_for_speed`) and train; the per-epoch history.
 
-    Each epoch's shuffle is :func:`epoch_order` of ``seed`` (None: drawn from the generators that
-    :func:`make_deterministic` seeded), not Keras's, whose state cannot be saved; batches are gathered from ``x`` by
-    index, so an epoch copies nothing. ``augment(images, seed)`` transforms each training batch in the input
-    pipeline with a stateless seed of (seed, epoch, batch). With a ``checkpoint`` the state is saved after every
-    epoch and a matching checkpoint is resumed: the resumed run sees the very batches an uninterrupted one would.
+    Each epoch's batches are a pure function of (``seed``, epoch) (None: a seed drawn from the generators that
+    :func:`make_deterministic` seeded), not of Keras's shuffle, whose state cannot be saved:
+
+    - arrays: the rows in :func:`epoch_order`, gathered by index, so an epoch copies nothing;
+    - a :class:`~pipeline.data.shards.Sharded` subset (a reconstruction: ``y is x``) is streamed: the shards in
+      an order drawn from (seed, epoch), read a few at a time into blocks of about ``shuffle_rows`` rows (the
+      ``train.shuffle_rows`` param), each block shuffled, so memory holds a block, not the subset.
+
+    ``augment(images, seed)`` transforms each training batch in the input pipeline with a stateless seed of
+    (seed, epoch, batch). With a ``checkpoint`` the state is saved after every epoch and a matching checkpoint is
+    resumed: the resumed run sees the very batches an uninterrupted one would. Inside a distribution strategy's
+    scope (:func:`distribution`) each replica trains on its share of every global batch of ``batch_size``.
     """
-    import keras
-    import tensorflow as tf
-
     count = len(x)
     # all the fit's steps, not those left after a resume, so that a resumed run compiles the same way
     compile_for_speed(
@@ -111,60 +121,274 @@ def fit(
     start, history = checkpoint.restore(model) if checkpoint else (0, [])
     if seed is None:
         seed = int(np.random.randint(2**31 - 1))
-    order = tf.Variable(epoch_order(seed, start, count), trainable=False, name="epoch_order")
-    epoch_number = tf.Variable(start, trainable=False, dtype=tf.int64, name="epoch_number")
-    inputs = tf.constant(x)
-    targets = inputs if y is x else tf.constant(y)
-
-    def batch(index):
-        rows = order[index * batch_size : (index + 1) * batch_size]
-        images = tf.gather(inputs, rows)
-        if augment is not None:
-            batch_seed = tf.random.experimental.stateless_fold_in(
-                tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64), epoch_number), index
-            )
-            images = tf.ensure_shape(augment(images, batch_seed), images.shape)
-        return images, tf.gather(targets, rows)
-
-    batches = (
-        tf.data.Dataset.range(-(-count // batch_size))
-        .map(batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(2)
+    if isinstance(validation_data, tuple) and isinstance(validation_data[0], Sharded):
+        validation_data = streamed_pairs(validation_data[0], batch_size=VALIDATION_BATCH)
+    epoch_batches = EpochBatches(
+        x, y, batch_size=batch_size, seed=seed, epochs=epochs, augment=augment, shuffle_rows=shuffle_rows
     )
+
+    def end_epoch(epoch: int, logs: Mapping, started: float) -> None:
+        row = {"epoch": epoch + 1, **{name: float(value) for name, value in logs.items()}}
+        history.append(row)
+        print(
+            f"epoch {epoch + 1}/{epochs}: "
+            + ", ".join(f"{name} {value:.6f}" for name, value in row.items() if name != "epoch")
+            + f" ({time.perf_counter() - started:.2f} s)",
+            flush=True,
+        )
+        if checkpoint and is_chief():
+            checkpoint.save(model, epoch + 1, history)
+
+    if start < epochs:
+        train = _fit_distributed if distributed() else _fit_keras
+        train(model, epoch_batches, start, epochs, validation_data, list(callbacks or []), end_epoch)
+    columns = ["epoch", "loss", *(["val_loss"] if validation_data is not None else [])]
+    return pd.DataFrame(history, columns=list(dict.fromkeys([*columns, *(history[0] if history else [])])))
+
+
+def return_freed_memory() -> None:
+    """Give blocks of 1 MB and more back to the system as soon as they are freed.
+
+    glibc raises its mmap threshold after the first large block is freed (up to 32 MB) and then keeps such blocks
+    in the arena of the thread that freed them. A stream allocates shard-sized buffers on many tf.data threads,
+    so without this the resident memory grows with the number of shards read until every arena holds some.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "mallopt"):  # glibc
+        m_mmap_threshold = -3
+        libc.mallopt(m_mmap_threshold, 1 << 20)
+
+
+class EpochBatches:
+    """The training batches of any epoch, as a tf.data pipeline built from the epoch number (a tensor)."""
+
+    def __init__(self, x, y, *, batch_size: int, seed: int, epochs: int, augment, shuffle_rows: int):
+        import tensorflow as tf
+
+        self.batch_size, self.seed, self.augment = batch_size, seed, augment
+        self.steps = -(-len(x) // batch_size)
+        self.streamed = isinstance(x, Sharded)
+        if self.streamed:
+            if y is not x or not shuffle_rows:
+                raise TypeError("a streamed subset trains a reconstruction (y is x) and needs shuffle_rows")
+            return_freed_memory()
+            self.source = x
+            self.shard_orders = tf.constant(
+                np.stack([np.random.default_rng([seed, epoch]).permutation(len(x.shards)) for epoch in range(epochs)])
+            )
+            self.shuffle_rows = shuffle_rows
+        else:
+            self.count = len(x)
+            self.inputs = tf.constant(x)
+            self.targets = self.inputs if y is x else tf.constant(y)
+
+    def __call__(self, epoch, order=None):
+        """The batches of ``epoch``; in-memory arrays take the epoch's row ``order`` (:func:`epoch_order`)."""
+        import tensorflow as tf
+
+        if self.streamed:
+            # The epoch's shards in their order, a few at a time in blocks of about shuffle_rows rows, each block
+            # shuffled with a stateless seed of (seed, epoch, block), then cut into batches: a pure function of
+            # the epoch, however the run was interrupted.
+            largest_shard = max(shard.rows for shard in self.source.shards)
+            shards_per_block = min(max(1, -(-self.shuffle_rows // largest_shard)), len(self.source.shards))
+            epoch_seed = self._seed(1, epoch)
+            batches = (
+                self.source.blocks(tf.gather(self.shard_orders, epoch), shards_per_block=shards_per_block)
+                .enumerate()
+                .map(
+                    lambda block, rows: tf.random.experimental.stateless_shuffle(
+                        rows, tf.random.experimental.stateless_fold_in(epoch_seed, block)
+                    )
+                )
+                .rebatch(self.batch_size)
+                .enumerate()
+                .apply(tf.data.experimental.assert_cardinality(self.steps))
+            )
+            pairs = lambda index, images: self._pair(images, images, epoch, index)  # noqa: E731
+        else:
+            order = order if isinstance(order, tf.Variable) else tf.constant(order)
+
+            def pairs(index):
+                rows = order[index * self.batch_size : (index + 1) * self.batch_size]
+                return self._pair(tf.gather(self.inputs, rows), tf.gather(self.targets, rows), epoch, index)
+
+            batches = tf.data.Dataset.range(self.steps)
+        batches = batches.map(pairs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
+        return bounded(batches) if self.streamed else batches
+
+    def _seed(self, purpose: int, epoch):
+        """A stateless seed of (seed, purpose, epoch)."""
+        import tensorflow as tf
+
+        return tf.random.experimental.stateless_fold_in(tf.constant([self.seed, purpose], tf.int64), epoch)
+
+    def _pair(self, images, targets, epoch, index):
+        import tensorflow as tf
+
+        if self.augment is not None:
+            batch_seed = tf.random.experimental.stateless_fold_in(self._seed(0, epoch), index)
+            images = tf.ensure_shape(self.augment(images, batch_seed), images.shape)
+        return images, targets
+
+
+def _fit_keras(model, epoch_batches: EpochBatches, start, epochs, validation_data, callbacks, end_epoch) -> None:
+    """One ``model.fit``; the epoch number (and row order) live in variables that each epoch's start sets."""
+    import keras
+    import tensorflow as tf
+
+    epoch_number = tf.Variable(start, trainable=False, dtype=tf.int64, name="epoch_number")
+    order = None
+    if epoch_batches.streamed:
+        batches = bounded(
+            tf.data.Dataset.from_tensors(0)
+            .flat_map(lambda _: epoch_batches(epoch_number.read_value()))
+            .apply(tf.data.experimental.assert_cardinality(epoch_batches.steps))
+        )
+    else:
+        order = tf.Variable(epoch_order(epoch_batches.seed, start, epoch_batches.count), trainable=False)
+        batches = epoch_batches(epoch_number, order)
 
     class EpochEnd(keras.callbacks.Callback):
         """Sets the epoch's order before it starts; records, prints and checkpoints it when it ends."""
 
         def on_epoch_begin(self, epoch, logs=None):
-            order.assign(epoch_order(seed, epoch, count))
+            if order is not None:
+                order.assign(epoch_order(epoch_batches.seed, epoch, epoch_batches.count))
             epoch_number.assign(epoch)
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
-            row = {"epoch": epoch + 1, **{name: float(value) for name, value in (logs or {}).items()}}
-            history.append(row)
-            print(
-                f"epoch {epoch + 1}/{epochs}: "
-                + ", ".join(f"{name} {value:.6f}" for name, value in row.items() if name != "epoch")
-                + f" ({time.perf_counter() - self.started:.1f} s)",
-                flush=True,
-            )
-            if checkpoint:
-                checkpoint.save(self.model, epoch + 1, history)
+            end_epoch(epoch, logs or {}, self.started)
 
-    if start < epochs:
-        model.fit(
-            batches,
-            epochs=epochs,
-            initial_epoch=start,
-            validation_data=validation_data,
-            validation_batch_size=1024,
-            shuffle=False,
-            callbacks=[*(callbacks or []), EpochEnd()],
-            verbose=0,
+    model.fit(
+        batches,
+        epochs=epochs,
+        initial_epoch=start,
+        validation_data=validation_data,
+        validation_batch_size=VALIDATION_BATCH,
+        shuffle=False,
+        callbacks=[*callbacks, EpochEnd()],
+        verbose=0,
+    )
+
+
+def _fit_distributed(model, epoch_batches: EpochBatches, start, epochs, validation_data, callbacks, end_epoch) -> None:
+    """Keras's own train and test steps run by the strategy on every replica (``strategy.run``), epoch by epoch.
+
+    Not ``model.fit``: under MultiWorkerMirroredStrategy Keras 3.15's fit fails before the first step (it reduces a
+    data batch across workers; keras-team/keras#20585). This loop is the one TensorFlow's custom-training-loop
+    guides use, around the same ``train_step`` that ``fit`` calls.
+    """
+    import keras
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    shard_rows_across_workers = tf.data.Options()
+    shard_rows_across_workers.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+
+    def distributed(dataset):
+        return strategy.experimental_distribute_dataset(dataset.with_options(shard_rows_across_workers))
+
+    @tf.function
+    def train_step(iterator):
+        strategy.run(model.train_step, args=(next(iterator),))
+
+    @tf.function
+    def test_step(iterator):
+        strategy.run(model.test_step, args=(next(iterator),))
+
+    def run_epoch(dataset, step) -> dict:
+        model.reset_metrics()
+        iterator = iter(distributed(dataset))
+        for _ in range(int(dataset.cardinality())):
+            step(iterator)
+        return {name: float(value) for name, value in model.get_metrics_result().items()}
+
+    starts = strategy.gather(strategy.run(lambda: tf.constant([start])), axis=0).numpy()
+    if len(set(starts)) > 1:
+        raise DataError(
+            f"checkpoint: the workers would resume after epochs {sorted(set(starts))}; every worker must see the "
+            "chief's checkpoint folder (shared storage, or copy it), or none of them"
         )
-    columns = ["epoch", "loss", *(["val_loss"] if validation_data is not None else [])]
-    return pd.DataFrame(history, columns=list(dict.fromkeys([*columns, *(history[0] if history else [])])))
+    if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
+        validation_data = tf.data.Dataset.from_tensor_slices(validation_data).batch(VALIDATION_BATCH)
+    listeners = keras.callbacks.CallbackList(callbacks, model=model)
+    model.stop_training = False
+    listeners.on_train_begin()
+    for epoch in range(start, epochs):
+        started = time.perf_counter()
+        listeners.on_epoch_begin(epoch)
+        order = None if epoch_batches.streamed else epoch_order(epoch_batches.seed, epoch, epoch_batches.count)
+        logs = run_epoch(epoch_batches(tf.constant(epoch, tf.int64), order), train_step)
+        if validation_data is not None:
+            logs |= {f"val_{name}": value for name, value in run_epoch(validation_data, test_step).items()}
+        listeners.on_epoch_end(epoch, logs)
+        end_epoch(epoch, logs, started)
+        if model.stop_training:
+            break
+    listeners.on_train_end()
+
+
+def streamed_pairs(subset: Sharded, batch_size: int):
+    """A subset streamed in order as (inputs, targets = inputs) batches: a reconstruction's validation data."""
+    import tensorflow as tf
+
+    return (
+        subset.blocks()
+        .rebatch(batch_size)
+        .apply(tf.data.experimental.assert_cardinality(-(-subset.rows // batch_size)))
+        .map(lambda images: (images, images))
+    )
+
+
+def distributed() -> bool:
+    """Whether the code runs inside a distribution strategy's scope (see :func:`distribution`)."""
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
+
+
+def distribution(strategy: str, cpu_devices: int = 1):
+    """The tf.distribute strategy that ``train.strategy`` names, to enter (``with ...scope():``) before models
+    are built.
+
+    ``default``: one device. ``mirrored``: MirroredStrategy over every local GPU, or, without GPUs, the CPU split
+    into ``cpu_devices`` logical devices (to try the strategy; no faster). ``multi_worker``:
+    MultiWorkerMirroredStrategy over the processes that ``TF_CONFIG`` describes. Call it before TensorFlow runs
+    anything: logical devices are fixed once it has.
+    """
+    import tensorflow as tf
+
+    if strategy == "default":
+        return tf.distribute.get_strategy()
+    if strategy == "mirrored":
+        if tf.config.list_physical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()  # every local GPU
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        if cpu_devices > 1:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices)
+        return tf.distribute.MirroredStrategy([device.name for device in tf.config.list_logical_devices("CPU")])
+    if strategy == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ConfigError(
+                "train.strategy: multi_worker needs TF_CONFIG, the cluster's workers and this process's task "
+                '(e.g. {"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}})'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(f"train.strategy: got {strategy!r}, must be default, mirrored or multi_worker")
+
+
+def is_chief(strategy=None) -> bool:
+    """Whether this process writes outputs and checkpoints: every process but the non-chief workers of a
+    multi-worker cluster (the chief is the ``chief`` task, or worker 0). ``strategy``: the one in scope."""
+    import tensorflow as tf
+
+    return (strategy or tf.distribute.get_strategy()).extended.should_checkpoint
 
 
 def fit_autoencoder(model, inputs, *, targets=None, validation=None, **settings) -> pd.DataFrame:
@@ -250,7 +474,26 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(count)
 
 
-def mean_squared_error(model, x: np.ndarray, batch_size: int = 1024, targets: np.ndarray | None = None) -> float:
-    """Reconstruction MSE of ``x`` (against ``targets``, e.g. clean images for corrupted ``x``), in float64."""
+def mean_squared_error(model, x, batch_size: int = 1024, targets: np.ndarray | None = None) -> float:
+    """Reconstruction MSE of ``x`` (against ``targets``, e.g. clean images for corrupted ``x``), in float64; a
+    :class:`~pipeline.data.shards.Sharded` ``x`` shard by shard."""
+    if isinstance(x, Sharded):
+        if targets is not None:
+            raise TypeError("a streamed subset is its own target")
+        total = sum(
+            np.sum(np.square(model.predict(chunk, batch_size=batch_size, verbose=0) - chunk), dtype=np.float64)
+            for chunk in x.chunks()
+        )
+        return float(total / (x.rows * int(np.prod(x.row_shape))))
     reconstructions = model.predict(x, batch_size=batch_size, verbose=0)
     return float(np.mean(np.square(reconstructions - (x if targets is None else targets)), dtype=np.float64))
+
+
+def predict(model, x, batch_size: int = 1024):
+    """``model.predict`` of arrays; of a :class:`~pipeline.data.shards.Sharded` subset stored as shards, an
+    iterator of each shard's outputs (one shard in memory at a time), so its codings can be written as shards."""
+    if isinstance(x, Sharded):
+        if x.is_folder:
+            return (model.predict(chunk, batch_size=batch_size, verbose=0) for chunk in x.chunks())
+        x = x.load()
+    return model.predict(x, batch_size=batch_size, verbose=0)

@@ -4,13 +4,14 @@ import pandas as pd
 
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
+from pipeline.data import shards
 from pipeline.data.split import draw_count, labelled, labels_of
 from pipeline.errors import ConfigError
 from pipeline.fewlabel import recipe
 from pipeline.fewlabel.common import Problem, draw_seed
 from pipeline.models.autoencoders import weight_names
 from pipeline.stats import draw_key, summarise
-from pipeline.training import make_deterministic
+from pipeline.training import distribution, is_chief, make_deterministic
 from stages._common import run, stage_name
 
 
@@ -26,7 +27,14 @@ def main(argv: list[str]) -> None:
     train = chosen.train().train
     table = pd.read_csv(paths.SPLIT_TABLE)
     card = io.read_json(paths.CARD)
-    pixels = io.read_arrays(paths.features(PIXELS), ["train", "valid", "test"])
+    pool = shards.read_subsets(paths.features(PIXELS), ["train"], **params.train.reading())["train"]
+    pixels = io.read_arrays(paths.features(PIXELS), ["valid", "test"])
+    strategy = distribution(params.train.strategy, params.train.cpu_devices)
+    if not chosen.distributed and params.train.strategy != "default":
+        if not is_chief(strategy):
+            return  # the chief trains this recipe alone
+        print(f"{chosen.name}: trains on one device (train.strategy {params.train.strategy} is not used)", flush=True)
+        strategy = distribution("default")
     weights = {
         name: io.read_arrays(paths.STACK_MODEL / name, weight_names(layer))
         for name, layer in params.pretrain.layers.items()
@@ -42,7 +50,7 @@ def main(argv: list[str]) -> None:
             problem = Problem(
                 layers=params.pretrain.layers,
                 weights=weights,
-                pool=pixels["train"],
+                pool=pool,
                 labelled_rows=rows,
                 labels=labels,
                 test=(pixels["test"], labels_of(table, "test")),
@@ -51,11 +59,14 @@ def main(argv: list[str]) -> None:
                 pool_labels=labels_of(table, "train"),
                 validation=validation,
             )
-            results[init].append(train(problem, settings, pretrained=init == "pretrained"))
+            with strategy.scope():
+                results[init].append(train(problem, settings, pretrained=init == "pretrained"))
             print(
                 f"{chosen.name}, {init}, draw {draw}: test accuracy {results[init][-1]['test_accuracy']:.4f}",
                 flush=True,
             )
+    if not is_chief(strategy):
+        return  # a worker of a multi-worker cluster: the chief writes the outputs
     metrics = {init: summarise(per_draw) for init, per_draw in results.items()}
     io.write_json(paths.classify_metrics(budget, chosen.name), metrics)
     with tracking.stage_run(

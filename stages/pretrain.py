@@ -1,14 +1,18 @@
 """Stage `pretrain@<layer>`: train one shallow autoencoder on the cached codings of the layer below.
 
 Writes the layer's weights and the codings of its hidden layer for every subset: the frozen-layer
-cache that the next layer trains on.
+cache that the next layer trains on (as shards where its input was sharded).
 """
 
+import tempfile
+from pathlib import Path
+
 from pipeline import config, io, paths, tracking
+from pipeline.data import shards
 from pipeline.data.split import SUBSETS
 from pipeline.errors import ConfigError
 from pipeline.greedy import pretrain_layer
-from pipeline.training import Checkpoint, fingerprint, make_deterministic
+from pipeline.training import Checkpoint, distribution, fingerprint, is_chief, make_deterministic
 from stages._common import run, stage_name
 
 
@@ -19,14 +23,24 @@ def main(argv: list[str]) -> None:
     name = argv[0]
     layer = params.pretrain.layers[name]
     inputs = [paths.features(layer.input)]
-    features = io.read_arrays(inputs[0], list(SUBSETS))
+    features = shards.read_subsets(inputs[0], SUBSETS, **params.train.reading())
+    strategy = distribution(params.train.strategy, params.train.cpu_devices)
     make_deterministic(params.seed)
     settings = {"seed": params.seed, "layer": name, **layer.model_dump()}
-    checkpoint = Checkpoint(paths.checkpoint(f"pretrain@{name}"), fingerprint(settings, inputs))
-    result = pretrain_layer(name, layer, features, params.seed, checkpoint)
+    checkpoint = Checkpoint(
+        paths.checkpoint(f"pretrain@{name}"), fingerprint({**settings, "train": params.train.model_dump()}, inputs)
+    )
+    with strategy.scope():
+        result = pretrain_layer(name, layer, features, params.seed, checkpoint, shuffle_rows=params.train.shuffle_rows)
+        if not is_chief(strategy):
+            # A worker of a multi-worker cluster computes the codings with the chief (a prediction is collective
+            # there), writes them to a folder of its own and drops them: the chief writes the outputs.
+            with tempfile.TemporaryDirectory() as scratch:
+                shards.write_subsets(Path(scratch) / name, result.codings)
+            return
 
     io.write_arrays(paths.pretrain_model(name), result.weights)
-    io.write_arrays(paths.features(name), result.codings)
+    shards.write_subsets(paths.features(name), result.codings)
     io.write_csv(paths.pretrain_history(name), result.history)
     io.write_json(paths.pretrain_metrics(name), result.metrics)
     checkpoint.discard()

@@ -2,6 +2,7 @@
 
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
+from pipeline.data import shards
 from pipeline.data.prepare import ARRAY_NAMES
 from pipeline.data.split import labelled, make_split, subset_images
 from stages._common import run, stage_name
@@ -20,7 +21,10 @@ def main(argv: list[str]) -> None:
         seed=params.seed,
         draws=params.split.draws,
     )
-    io.write_arrays(paths.features(PIXELS), subset_images(arrays["train_images"], arrays["test_images"], table))
+    images = subset_images(arrays["train_images"], arrays["test_images"], table)
+    if params.split.shard_rows:  # the training images as shards, which the training stages can stream
+        images["train"] = shards.shard_rows(images["train"], params.split.shard_rows)
+    shards.write_subsets(paths.features(PIXELS), images)
     io.write_csv(paths.SPLIT_TABLE, table)
     counts = table["subset"].value_counts()
     with tracking.stage_run(

@@ -2,10 +2,11 @@
 
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
+from pipeline.data import shards
 from pipeline.data.split import SUBSETS
 from pipeline.greedy import stack_layers
 from pipeline.models.autoencoders import weight_names
-from pipeline.training import Checkpoint, fingerprint, make_deterministic
+from pipeline.training import Checkpoint, distribution, fingerprint, is_chief, make_deterministic
 from stages._common import run, stage_name
 
 
@@ -13,14 +14,27 @@ def main(argv: list[str]) -> None:
     params = config.load()
     layers = params.pretrain.layers
     weights = {name: io.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()}
-    pixels = io.read_arrays(paths.features(PIXELS), list(SUBSETS))
+    pixels = shards.read_subsets(paths.features(PIXELS), SUBSETS, **params.train.reading())
+    strategy = distribution(params.train.strategy, params.train.cpu_devices)
     make_deterministic(params.seed)
     settings = {"seed": params.seed, **params.stack.model_dump(), "layers": ",".join(layers)}
     inputs = [*(paths.pretrain_model(name) for name in layers), paths.features(PIXELS)]
     checkpoint = Checkpoint(
-        paths.checkpoint("stack"), fingerprint({**settings, "pretrain": params.pretrain.model_dump()}, inputs)
+        paths.checkpoint("stack"),
+        fingerprint({**settings, "pretrain": params.pretrain.model_dump(), "train": params.train.model_dump()}, inputs),
     )
-    result = stack_layers(layers, weights, pixels, params.stack, seed=params.seed, checkpoint=checkpoint)
+    with strategy.scope():
+        result = stack_layers(
+            layers,
+            weights,
+            pixels,
+            params.stack,
+            seed=params.seed,
+            checkpoint=checkpoint,
+            shuffle_rows=params.train.shuffle_rows,
+        )
+        if not is_chief(strategy):
+            return  # a worker of a multi-worker cluster: the chief writes the outputs
 
     io.write_arrays(paths.STACK_MODEL, result.weights)
     io.write_arrays(paths.RECONSTRUCTIONS, result.reconstructions)

@@ -579,3 +579,51 @@ def test_two_machines_share_one_git_remote_one_dvc_remote_and_one_mlflow_server(
                 "report",
                 "validate",
             ], name
+
+
+def test_a_stage_trains_on_two_workers_and_only_the_chief_writes_its_dvc_outputs(repo, tmp_path):
+    """docs/scaling.md's recipe, on streamed shards: the chief runs the stage through DVC, a worker runs the stage
+    script in its own copy of the project (another machine's clone, same data); both join one
+    MultiWorkerMirroredStrategy, and both take part in every step, the codings' predictions included."""
+    from pipeline.data.shards import Sharded
+    from tests.conftest import free_port
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["split"]["shard_rows"] = 200
+    params["train"]["input"] = "stream"
+    write_params(repo, params)
+    dvc(repo, "repro", "pretrain@l1")  # split writes shards; pretrain@l1 streams them on one device
+    single = json.loads((repo / "metrics/pretrain/l1.json").read_text())
+    params["train"]["strategy"] = "multi_worker"
+    write_params(repo, params)
+    worker_copy = tmp_path / "worker"
+    shutil.copytree(repo, worker_copy, symlinks=True)
+    before = lock_hashes(worker_copy)
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+    commands = [
+        (repo, [str(BIN / "dvc"), "repro", "-s", "pretrain@l1"]),
+        (worker_copy, [sys.executable, "-m", "stages.pretrain", "l1"]),
+    ]
+    started = []
+    for index, (folder, command) in enumerate(commands):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        started.append(
+            subprocess.Popen(
+                command,
+                cwd=folder,
+                env={**clean_env(), "TF_CONFIG": tf_config},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    logs = [process.communicate(timeout=600)[0] for process in started]
+    assert [process.returncode for process in started] == [0, 0], "\n".join(log[-3000:] for log in logs)
+    assert "Running stage 'pretrain@l1'" in logs[0]
+    assert dvc(repo, "status", "pretrain@l1", "-q", check=False).returncode == 0, "the chief's outputs are recorded"
+    two_workers = json.loads((repo / "metrics/pretrain/l1.json").read_text())
+    for name in ("train_mse", "valid_mse", "test_mse"):
+        assert abs(two_workers[name] - single[name]) <= 0.01 * single[name], (name, single, two_workers)
+    codings = Sharded.open(repo / "data/features/l1", "train")
+    assert codings.is_folder and len(codings.shards) == 3, "the codings mirror the 200-row shards"
+    assert lock_hashes(worker_copy) == before and not (worker_copy / ".checkpoints" / "pretrain@l1").exists()

@@ -3,7 +3,9 @@
 A recipe folder holds everything about it:
 
 - ``__init__.py``: ``TITLE`` (its name in tables), ``SUMMARY`` (what it does, for the report), ``ORDER`` (its
-  place in tables) and ``Params`` (its block of params.yaml, ``classify.<name>``);
+  place in tables), ``Params`` (its block of params.yaml, ``classify.<name>``) and, for a recipe whose training
+  is not ``pipeline.training.fit``, ``DISTRIBUTED = False`` (it then trains on one device whatever
+  ``train.strategy`` says);
 - ``train.py``: ``train(problem, params, pretrained)``, which trains on one labelled draw (and, for the
   semi-supervised recipes, the unlabelled training images) from the pretrained encoder stack or a random one,
   and returns its scores. Its stages, ``classify@<budget>-<name>``, run this.
@@ -28,13 +30,21 @@ class Recipe:
     summary: str
     order: int
     params: type  # a pipeline.schema.Strict model
+    distributed: bool  # trains under train.strategy
 
     def train(self) -> ModuleType:
         return importlib.import_module(f"{__name__}.{self.name}.train")
 
 
 RECIPES = tuple(
-    Recipe(package.__name__.rsplit(".", 1)[1], package.TITLE, package.SUMMARY, package.ORDER, package.Params)
+    Recipe(
+        package.__name__.rsplit(".", 1)[1],
+        package.TITLE,
+        package.SUMMARY,
+        package.ORDER,
+        package.Params,
+        getattr(package, "DISTRIBUTED", True),
+    )
     for package in entries(__name__, __path__)
 )
 

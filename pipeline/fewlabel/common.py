@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.config import LayerParams
+from pipeline.data.shards import Sharded
 
 
 @dataclass(kw_only=True)
@@ -20,7 +21,7 @@ class Problem:
 
     layers: dict[str, LayerParams]
     weights: dict[str, dict[str, np.ndarray]]  # the stack's encoder and decoder weights, per layer
-    pool: np.ndarray  # every training image (the unlabelled pool; the labelled ones are among them)
+    pool: np.ndarray | Sharded  # every training image (the unlabelled pool; the labelled ones among them)
     labelled_rows: np.ndarray  # rows of ``pool`` whose labels are known
     labels: np.ndarray
     test: tuple[np.ndarray, np.ndarray]
@@ -31,7 +32,17 @@ class Problem:
 
     @property
     def labelled(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.pool[self.labelled_rows], self.labels
+        return self.images(self.labelled_rows), self.labels
+
+    def images(self, rows: np.ndarray) -> np.ndarray:
+        """Pool images by row (any shape of row indices), read from the shards that hold them when streamed."""
+        if isinstance(self.pool, Sharded):
+            return self.pool.take(np.ravel(rows)).reshape(*np.shape(rows), *self.pool.row_shape)
+        return self.pool[rows]
+
+    def whole_pool(self) -> np.ndarray:
+        """Every training image in memory (recipes that need all of them at once)."""
+        return self.pool.load() if isinstance(self.pool, Sharded) else self.pool
 
 
 def draw_seed(seed: int, draw: int) -> int:
@@ -70,13 +81,18 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
     return scores(model, problem, saw_validation_labels=problem.validation is not None)
 
 
+def accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
+    """Share of right answers, rounded to float32 as Keras's accuracy metric reports it (``model.evaluate`` fails
+    under MultiWorkerMirroredStrategy in Keras 3.15; ``predict`` works under every strategy)."""
+    right = np.argmax(model.predict(images, batch_size=1024, verbose=0), axis=-1) == labels
+    return float(np.float32(np.count_nonzero(right)) / np.float32(len(labels)))
+
+
 def scores(model, problem: Problem, saw_validation_labels: bool = False) -> dict[str, float]:
     """Test accuracy, and the accuracy on the labelled images with the weights kept."""
-    _, test_accuracy = model.evaluate(*problem.test, batch_size=1024, verbose=0)
-    _, train_accuracy = model.evaluate(*problem.labelled, batch_size=1024, verbose=0)
     return {
-        "test_accuracy": float(test_accuracy),
-        "train_accuracy": float(train_accuracy),
+        "test_accuracy": accuracy(model, *problem.test),
+        "train_accuracy": accuracy(model, *problem.labelled),
         "labels_seen": int(len(problem.labels) + (len(problem.validation[1]) if saw_validation_labels else 0)),
         "trainable_parameters": int(sum(np.prod(weight.shape) for weight in model.trainable_weights)),
     }

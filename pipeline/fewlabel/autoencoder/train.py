@@ -77,8 +77,7 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         learn_steps(
             x_labelled[rows],
             y_labelled[rows],
-            problem.pool[pool_rows[steps]],
+            problem.images(pool_rows[steps]),
             tf.random.stateless_normal(shape, [problem.seed, first]),
         )
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return scores(model, problem)

@@ -139,13 +139,14 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         loss="sparse_categorical_crossentropy",
     )
     top = warm.get_layer(f"{list(problem.layers)[-1]}_encoder")
-    codings = keras.Model(warm.inputs, top.output).predict(problem.pool, batch_size=1024, verbose=0)
+    pool = problem.whole_pool()  # the graph links every training image: all of them at once
+    codings = keras.Model(warm.inputs, top.output).predict(pool, batch_size=1024, verbose=0)
     # 2. Labels spread over the graph of every training image's codings.
     propagated = propagate(
         knn_graph(codings, params.neighbours), problem.labelled_rows, problem.labels, problem.class_count, params.method
     )
     # 3. A fresh encoder + head learns from them, the true labels kept where known.
-    x, y = training_set(problem.pool, propagated, problem.labelled_rows, problem.labels, params.labelled_share)
+    x, y = training_set(pool, propagated, problem.labelled_rows, problem.labels, params.labelled_share)
     model = start()
     augment = flip_shift(side, params.flip, params.shift_pixels) if side * side == x.shape[1] else None
     fit(
@@ -158,7 +159,6 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         loss="sparse_categorical_crossentropy",
         augment=augment,
     )
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     metrics = scores(model, problem)
     if problem.pool_labels is not None:
         metrics["propagated_label_accuracy"] = float(np.mean(propagated == problem.pool_labels))

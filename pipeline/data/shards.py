@@ -1,0 +1,206 @@
+"""A subset's rows as one `.npy` file or as a folder of `.npy` shards read in order, and tf.data streams of them.
+
+A shard folder ``train/`` holds ``00000.npy``, ``00001.npy``, ...: every shard is an ordinary array that numpy
+reads, and the concatenation of the shards in name order is the subset. A single file ``train.npy`` is a subset
+of one shard. Streams read a few shards at a time with tf.data (the `.npy` header skipped), so a training stage
+holds those, not the subset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import io
+from pipeline.errors import ConfigError, DataError
+
+SHARD_SUFFIX = ".npy"
+
+
+def _shard_name(index: int) -> str:
+    return f"{index:05d}{SHARD_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class Shard:
+    path: Path
+    rows: int
+    header_bytes: int
+
+
+@dataclass(frozen=True)
+class Sharded:
+    """One subset on disk, known from the shards' headers alone (nothing is loaded until asked)."""
+
+    location: Path  # the single file, or the shard folder
+    shards: tuple[Shard, ...]
+    row_shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @classmethod
+    def open(cls, folder: str | Path, subset: str) -> Sharded:
+        """``folder/subset.npy`` or the shards in ``folder/subset/``; a one-line error when neither is there."""
+        single, many = Path(folder) / f"{subset}{SHARD_SUFFIX}", Path(folder) / subset
+        if single.is_file():
+            files, location = [single], single
+        elif many.is_dir():
+            files, location = sorted(many.glob(f"*{SHARD_SUFFIX}")), many
+            if not files:
+                raise DataError(f"{many}: a shard folder without .npy shards")
+        else:
+            raise DataError(f"{single}: missing, and no shard folder {many}/ (run the stage that produces it)")
+        shards, layouts = [], set()
+        for path in files:
+            shape, dtype, header_bytes = _header(path)
+            shards.append(Shard(path, shape[0], header_bytes))
+            layouts.add((shape[1:], dtype.str))
+        if len(layouts) != 1:
+            raise DataError(f"{location}: shards of different row shapes or dtypes {sorted(layouts)}")
+        (row_shape, dtype), *_ = layouts
+        return cls(location, tuple(shards), row_shape, np.dtype(dtype))
+
+    @property
+    def rows(self) -> int:
+        return sum(shard.rows for shard in self.shards)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.rows, *self.row_shape)
+
+    @property
+    def row_bytes(self) -> int:
+        return int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows * self.row_bytes
+
+    @property
+    def is_folder(self) -> bool:
+        return self.location.is_dir()
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """The shards in order, one in memory at a time."""
+        for shard in self.shards:
+            yield io.read_array(shard.path)
+
+    def load(self) -> np.ndarray:
+        """The whole subset in memory."""
+        return np.concatenate(list(self.chunks())) if len(self.shards) > 1 else io.read_array(self.shards[0].path)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Rows by index (any order), reading only the shards that hold them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        outside = rows[(rows < 0) | (rows >= self.rows)]
+        if outside.size:
+            raise DataError(f"{self.location}: row {outside[0]} asked of {self.rows} rows")
+        out = np.empty((len(rows), *self.row_shape), dtype=self.dtype)
+        starts = np.cumsum([0, *(shard.rows for shard in self.shards)])
+        owner = np.searchsorted(starts, rows, side="right") - 1
+        for index in np.unique(owner):
+            chosen = owner == index
+            mapped = io.read_array(self.shards[index].path, memory_map=True)
+            out[chosen] = mapped[rows[chosen] - starts[index]]
+            del mapped
+        return out
+
+    def blocks(self, shard_order=None, *, shards_per_block: int = 1):
+        """A tf.data stream of row blocks: the shards in ``shard_order`` (indices, a tensor too; default: in
+        order), ``shards_per_block`` consecutive ones concatenated into one ``(rows, *row_shape)`` tensor.
+
+        Whole shards, not rows, are the stream's elements: tf.data's cost is per element, and a row of a few
+        hundred floats is too small to pay it (``Dataset.rebatch`` makes batches of any size from the blocks).
+        """
+        import tensorflow as tf
+
+        files = tf.constant([str(shard.path) for shard in self.shards])
+        headers = tf.constant([shard.header_bytes for shard in self.shards], dtype=tf.int32)
+        if shard_order is not None:
+            files, headers = tf.gather(files, shard_order), tf.gather(headers, shard_order)
+        row_shape, dtype = self.row_shape, tf.as_dtype(self.dtype)
+
+        def read(path, header):
+            data = tf.strings.substr(tf.io.read_file(path), header, -1)
+            return tf.reshape(tf.io.decode_raw(data, dtype), (-1, *row_shape))
+
+        # As many shards read at once as a block holds, and the next block read while this one is used: two
+        # blocks in memory, however many shards there are (tf.data's autotuning would read further ahead).
+        shards = tf.data.Dataset.from_tensor_slices((files, headers)).map(
+            read, num_parallel_calls=shards_per_block, deterministic=True
+        )
+        if shards_per_block > 1:
+            shards = shards.ragged_batch(shards_per_block).map(lambda block: block.values)
+        return bounded(shards.prefetch(1))
+
+
+def bounded(dataset):
+    """``dataset`` with tf.data's autotuning off: it would otherwise buffer further ahead the more shards there are
+    (measured: 24 shards held about 400 MB more than 6), and memory would grow with the data."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
+def _header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and header length of a `.npy` file, read without its data."""
+    try:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(handle)
+            header_bytes = handle.tell()
+    except (ValueError, OSError) as error:
+        raise DataError(f"{path}: not a readable .npy array ({error})") from None
+    if fortran_order or dtype.hasobject or not shape:
+        raise DataError(f"{path}: must be a C-ordered numeric array with rows, got shape {shape} dtype {dtype}")
+    return tuple(shape), dtype, header_bytes
+
+
+def write_subsets(directory: str | Path, subsets: Mapping[str, np.ndarray | Iterable[np.ndarray]]) -> None:
+    """Write a folder of subsets atomically: an array is one ``<subset>.npy``; an iterable of arrays (chunks) is
+    a shard folder ``<subset>/``, one shard per chunk, written as the chunks come (one in memory at a time)."""
+    with io.atomic_path(directory, directory=True) as temporary:
+        for subset, value in subsets.items():
+            if isinstance(value, np.ndarray):
+                np.save(temporary / f"{subset}{SHARD_SUFFIX}", np.ascontiguousarray(value), allow_pickle=False)
+                continue
+            (temporary / subset).mkdir()
+            for index, chunk in enumerate(value):
+                np.save(temporary / subset / _shard_name(index), np.ascontiguousarray(chunk), allow_pickle=False)
+
+
+def shard_rows(array: np.ndarray, rows: int) -> Iterator[np.ndarray]:
+    """An in-memory array cut into shards of ``rows`` rows (the last may be shorter)."""
+    for start in range(0, len(array), rows):
+        yield array[start : start + rows]
+
+
+def open_subsets(folder: str | Path, subsets: Iterable[str]) -> dict[str, Sharded]:
+    return {subset: Sharded.open(folder, subset) for subset in subsets}
+
+
+def read_subsets(
+    folder: str | Path, subsets: Iterable[str], *, mode: str = "arrays", stream_above_bytes: int = 0
+) -> dict[str, np.ndarray | Sharded]:
+    """The subsets of a features folder, for training. Shard folders are left on disk as :class:`Sharded`, to be
+    streamed, when ``mode`` is ``stream``, or ``auto`` and they hold more than ``stream_above_bytes``; everything
+    else is loaded whole (single files always: only shards stream)."""
+    opened = open_subsets(folder, subsets)
+    sharded = {name: subset for name, subset in opened.items() if subset.is_folder}
+    if mode == "stream" and not sharded:
+        raise ConfigError(
+            f"train.input: stream needs shards, but {folder} holds single files; set split.shard_rows "
+            "(or write the images as shards, docs/scaling.md)"
+        )
+    streamed = mode == "stream" or (mode == "auto" and sum(s.nbytes for s in sharded.values()) > stream_above_bytes)
+    return {name: subset if streamed and subset.is_folder else subset.load() for name, subset in opened.items()}
