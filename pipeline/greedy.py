@@ -84,12 +84,7 @@ def stack_layers(
 
     stacked = StackedAutoencoder(layers, pixels["train"].shape[1])
     stacked.load(weights)
-    test = pixels["test"]
-    shown = (
-        test.take(np.arange(min(RECONSTRUCTED_TEST_IMAGES, len(test))))
-        if isinstance(test, Sharded)
-        else test[:RECONSTRUCTED_TEST_IMAGES]
-    )
+    shown = pixels["test"][:RECONSTRUCTED_TEST_IMAGES]  # the test images are an array: only shard folders stream
     reconstructions = {"before": stacked.autoencoder.predict(shown, verbose=0)}
     metrics = {"test_mse_before_finetune": mean_squared_error(stacked.autoencoder, pixels["test"])}
     history = pd.DataFrame(columns=["epoch", "loss", "val_loss"])
