@@ -145,7 +145,7 @@ class TrainParams(Strict):
     cpu_devices: Annotated[int, Field(ge=1, le=64)] = 1
     input: Literal["auto", "arrays", "stream"] = "auto"
     stream_above_mb: PositiveInt = 2048
-    shuffle_rows: PositiveInt = 16384
+    shuffle_rows: PositiveInt = 8192
 
     def reading(self) -> dict:
         """How :func:`pipeline.data.shards.read_subsets` reads a training stage's images."""
