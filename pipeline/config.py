@@ -139,7 +139,7 @@ ClassifyParams = create_model(
 
 
 class TrainParams(Strict):
-    """How the pretrain, stack and classify stages train: devices and input path, not what they learn."""
+    """How the training stages train: devices and input path, not what they learn."""
 
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     cpu_devices: Annotated[int, Field(ge=1, le=64)] = 1
@@ -149,7 +149,11 @@ class TrainParams(Strict):
 
     def reading(self) -> dict:
         """How :func:`pipeline.data.shards.read_subsets` reads a training stage's images."""
-        return {"mode": self.input, "stream_above_bytes": self.stream_above_mb * 2**20}
+        return {
+            "mode": self.input,
+            "stream_above_bytes": self.stream_above_mb * 2**20,
+            "shuffle_rows": self.shuffle_rows,
+        }
 
 
 class BaselineParams(Strict):

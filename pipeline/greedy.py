@@ -34,7 +34,6 @@ def pretrain_layer(
     features: dict[str, Rows],
     seed: int,
     checkpoint: Checkpoint | None = None,
-    shuffle_rows: int | None = None,
 ) -> LayerResult:
     """Train one shallow autoencoder on the layer below's codings; return its codings for every subset."""
     from pipeline.models.autoencoders import ShallowAutoencoder
@@ -49,7 +48,6 @@ def pretrain_layer(
         learning_rate=layer.learning_rate,
         seed=seed,
         checkpoint=checkpoint,
-        shuffle_rows=shuffle_rows,
     )
     codings = {subset: predict(model.encoder, features[subset]) for subset in SUBSETS}
     metrics = {
@@ -77,7 +75,6 @@ def stack_layers(
     *,
     seed: int,
     checkpoint: Checkpoint | None = None,
-    shuffle_rows: int | None = None,
 ) -> StackResult:
     """Stack the pretrained layers, measure test MSE, fine-tune end to end, measure again."""
     from pipeline.models.autoencoders import StackedAutoencoder
@@ -98,7 +95,6 @@ def stack_layers(
             learning_rate=params.learning_rate,
             seed=seed,
             checkpoint=checkpoint,
-            shuffle_rows=shuffle_rows,
         )
     metrics["test_mse_after_finetune"] = mean_squared_error(stacked.autoencoder, pixels["test"])
     metrics["valid_mse"] = mean_squared_error(stacked.autoencoder, pixels["valid"])

@@ -109,17 +109,9 @@ def read_array(path: str | Path, memory_map: bool = False) -> np.ndarray:
 
 def read_arrays(directory: str | Path, names: list[str]) -> dict[str, np.ndarray]:
     """Each name's ``.npy`` file, or its shard folder (:mod:`pipeline.data.shards`) read whole."""
-    return {name: _read_whole(Path(directory), name) for name in names}
+    from pipeline.data.shards import Sharded  # which imports this module
 
-
-def _read_whole(directory: Path, name: str) -> np.ndarray:
-    shards = directory / name
-    if not (directory / f"{name}.npy").exists() and shards.is_dir():
-        parts = [read_array(path) for path in sorted(shards.glob("*.npy"))]
-        if not parts:
-            raise DataError(f"{shards}: a shard folder without .npy shards")
-        return np.concatenate(parts)
-    return read_array(directory / f"{name}.npy")
+    return {name: Sharded.open(directory, name).load() for name in names}
 
 
 def read_array_folder(directory: str | Path) -> dict[str, np.ndarray]:

@@ -95,7 +95,6 @@ def fit(
     checkpoint: Checkpoint | None = None,
     callbacks=None,
     augment=None,
-    shuffle_rows: int | None = None,
 ) -> pd.DataFrame:
     """Compile with Adam (:func:`compile_for_speed`) and train; the per-epoch history.
 
@@ -103,9 +102,10 @@ def fit(
     :func:`make_deterministic` seeded), not of Keras's shuffle, whose state cannot be saved:
 
     - arrays: the rows in :func:`epoch_order`, gathered by index, so an epoch copies nothing;
-    - a :class:`~pipeline.data.shards.Sharded` subset (a reconstruction: ``y is x``) is streamed: the shards in
-      an order drawn from (seed, epoch), read a few at a time into blocks of about ``shuffle_rows`` rows (the
-      ``train.shuffle_rows`` param), each block shuffled, so memory holds a block, not the subset.
+    - a :class:`~pipeline.data.shards.Sharded` subset opened for streaming (``Sharded.streamed``; a
+      reconstruction: ``y is x``) is streamed: the shards in an order drawn from (seed, epoch), read a few at a
+      time into blocks of about its ``shuffle_rows`` rows, each block shuffled, so memory holds a block, not the
+      subset.
 
     ``augment(images, seed)`` transforms each training batch in the input pipeline with a stateless seed of
     (seed, epoch, batch). With a ``checkpoint`` the state is saved after every epoch and a matching checkpoint is
@@ -123,9 +123,7 @@ def fit(
         seed = int(np.random.randint(2**31 - 1))
     if isinstance(validation_data, tuple) and isinstance(validation_data[0], Sharded):
         validation_data = streamed_pairs(validation_data[0], batch_size=VALIDATION_BATCH)
-    epoch_batches = EpochBatches(
-        x, y, batch_size=batch_size, seed=seed, epochs=epochs, augment=augment, shuffle_rows=shuffle_rows
-    )
+    epoch_batches = EpochBatches(x, y, batch_size=batch_size, seed=seed, epochs=epochs, augment=augment)
 
     def end_epoch(epoch: int, logs: Mapping, started: float) -> None:
         row = {"epoch": epoch + 1, **{name: float(value) for name, value in logs.items()}}
@@ -166,21 +164,21 @@ def return_freed_memory() -> None:
 class EpochBatches:
     """The training batches of any epoch, as a tf.data pipeline built from the epoch number (a tensor)."""
 
-    def __init__(self, x, y, *, batch_size: int, seed: int, epochs: int, augment, shuffle_rows: int):
+    def __init__(self, x, y, *, batch_size: int, seed: int, epochs: int, augment):
         import tensorflow as tf
 
         self.batch_size, self.seed, self.augment = batch_size, seed, augment
         self.steps = -(-len(x) // batch_size)
         self.streamed = isinstance(x, Sharded)
         if self.streamed:
-            if y is not x or not shuffle_rows:
-                raise TypeError("a streamed subset trains a reconstruction (y is x) and needs shuffle_rows")
+            if y is not x or not x.shuffle_rows:
+                raise TypeError("a streamed subset trains a reconstruction (y is x), opened by Sharded.streamed")
             return_freed_memory()
             self.source = x
             self.shard_orders = tf.constant(
                 np.stack([np.random.default_rng([seed, epoch]).permutation(len(x.shards)) for epoch in range(epochs)])
             )
-            self.shuffle_rows = shuffle_rows
+            self.shuffle_rows = x.shuffle_rows
         else:
             self.count = len(x)
             self.inputs = tf.constant(x)
@@ -383,6 +381,18 @@ def distribution(strategy: str, cpu_devices: int = 1):
     raise ConfigError(f"train.strategy: got {strategy!r}, must be default, mirrored or multi_worker")
 
 
+def stage_strategy(train, part: str, distributed: bool = True):
+    """The strategy that a stage's ``part`` runs under (``train``: params.yaml's train block). A part that cannot
+    be distributed runs on one device, on the chief alone (it says so): None in the other workers, which skip it."""
+    strategy = distribution(train.strategy, train.cpu_devices)
+    if distributed or train.strategy == "default":
+        return strategy
+    if not is_chief(strategy):
+        return None
+    print(f"{part}: trains on one device (train.strategy {train.strategy} is not used)", flush=True)
+    return distribution("default")
+
+
 def is_chief(strategy=None) -> bool:
     """Whether this process writes outputs and checkpoints: every process but the non-chief workers of a
     multi-worker cluster (the chief is the ``chief`` task, or worker 0). ``strategy``: the one in scope."""
@@ -490,10 +500,9 @@ def mean_squared_error(model, x, batch_size: int = 1024, targets: np.ndarray | N
 
 
 def predict(model, x, batch_size: int = 1024):
-    """``model.predict`` of arrays; of a :class:`~pipeline.data.shards.Sharded` subset stored as shards, an
-    iterator of each shard's outputs (one shard in memory at a time), so its codings can be written as shards."""
+    """``model.predict`` of arrays; of a :class:`~pipeline.data.shards.Sharded` subset (a shard folder: only those
+    stream), an iterator of each shard's outputs (one shard in memory at a time), so its codings can be written as
+    shards."""
     if isinstance(x, Sharded):
-        if x.is_folder:
-            return (model.predict(chunk, batch_size=batch_size, verbose=0) for chunk in x.chunks())
-        x = x.load()
+        return (model.predict(chunk, batch_size=batch_size, verbose=0) for chunk in x.chunks())
     return model.predict(x, batch_size=batch_size, verbose=0)

@@ -9,10 +9,11 @@ import pandas as pd
 from pipeline import config, io, paths, tracking
 from pipeline.chapter import technique
 from pipeline.config import PIXELS
-from pipeline.data.split import SUBSETS, labelled, labels_of
+from pipeline.data import shards
+from pipeline.data.split import labelled, labels_of
 from pipeline.errors import ConfigError
 from pipeline.models.autoencoders import weight_names
-from pipeline.training import make_deterministic
+from pipeline.training import is_chief, make_deterministic, stage_strategy
 from stages._common import run, stage_name
 
 
@@ -41,18 +42,36 @@ def features_result(params, run_features):
     return result, inputs
 
 
+def pixels_for(chosen, params) -> dict:
+    """The images: the training ones streamed where ``train.input`` says so and the technique can take a stream."""
+    folder = paths.features(PIXELS)
+    if chosen.streams:
+        train = shards.read_subsets(folder, ["train"], **params.train.reading())
+    else:
+        if params.train.input == "stream":
+            print(f"{chosen.name}: loads its training images whole (train.input stream is not used)", flush=True)
+        train = io.read_arrays(folder, ["train"])
+    return {**train, **io.read_arrays(folder, ["valid", "test"])}
+
+
 def main(argv: list[str]) -> None:
     params = config.load()
     if len(argv) != 1:
         raise ConfigError(f"chapter: got {argv}, must be one technique's name")
     chosen = technique(argv[0])
     settings = chosen.params_of(params)
+    strategy = stage_strategy(params.train, chosen.name, chosen.distributed)
+    if strategy is None:
+        return  # the chief runs this technique alone
     make_deterministic(params.seed)
-    if chosen.reads_layers:
-        result, inputs = features_result(params, chosen.train().run)
-    else:
-        inputs = [paths.features(PIXELS)]
-        result = chosen.train().run(settings, io.read_arrays(inputs[0], list(SUBSETS)), params.seed)
+    with strategy.scope():
+        if chosen.reads_layers:
+            result, inputs = features_result(params, chosen.train().run)
+        else:
+            inputs = [paths.features(PIXELS)]
+            result = chosen.train().run(settings, pixels_for(chosen, params), params.seed)
+    if not is_chief(strategy):
+        return  # a worker of a multi-worker cluster: the chief writes the outputs
 
     io.write_arrays(paths.chapter_arrays(chosen.name), result.arrays)
     if result.histories:

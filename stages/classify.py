@@ -11,7 +11,7 @@ from pipeline.fewlabel import recipe
 from pipeline.fewlabel.common import Problem, draw_seed
 from pipeline.models.autoencoders import weight_names
 from pipeline.stats import draw_key, summarise
-from pipeline.training import distribution, is_chief, make_deterministic
+from pipeline.training import is_chief, make_deterministic, stage_strategy
 from stages._common import run, stage_name
 
 
@@ -29,12 +29,9 @@ def main(argv: list[str]) -> None:
     card = io.read_json(paths.CARD)
     pool = shards.read_subsets(paths.features(PIXELS), ["train"], **params.train.reading())["train"]
     pixels = io.read_arrays(paths.features(PIXELS), ["valid", "test"])
-    strategy = distribution(params.train.strategy, params.train.cpu_devices)
-    if not chosen.distributed and params.train.strategy != "default":
-        if not is_chief(strategy):
-            return  # the chief trains this recipe alone
-        print(f"{chosen.name}: trains on one device (train.strategy {params.train.strategy} is not used)", flush=True)
-        strategy = distribution("default")
+    strategy = stage_strategy(params.train, chosen.name, chosen.distributed)
+    if strategy is None:
+        return  # the chief trains this recipe alone
     weights = {
         name: io.read_arrays(paths.STACK_MODEL / name, weight_names(layer))
         for name, layer in params.pretrain.layers.items()

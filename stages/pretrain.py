@@ -31,7 +31,7 @@ def main(argv: list[str]) -> None:
         paths.checkpoint(f"pretrain@{name}"), fingerprint({**settings, "train": params.train.model_dump()}, inputs)
     )
     with strategy.scope():
-        result = pretrain_layer(name, layer, features, params.seed, checkpoint, shuffle_rows=params.train.shuffle_rows)
+        result = pretrain_layer(name, layer, features, params.seed, checkpoint)
         if not is_chief(strategy):
             # A worker of a multi-worker cluster computes the codings with the chief (a prediction is collective
             # there), writes them to a folder of its own and drops them: the chief writes the outputs.

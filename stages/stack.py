@@ -24,15 +24,7 @@ def main(argv: list[str]) -> None:
         fingerprint({**settings, "pretrain": params.pretrain.model_dump(), "train": params.train.model_dump()}, inputs),
     )
     with strategy.scope():
-        result = stack_layers(
-            layers,
-            weights,
-            pixels,
-            params.stack,
-            seed=params.seed,
-            checkpoint=checkpoint,
-            shuffle_rows=params.train.shuffle_rows,
-        )
+        result = stack_layers(layers, weights, pixels, params.stack, seed=params.seed, checkpoint=checkpoint)
         if not is_chief(strategy):
             return  # a worker of a multi-worker cluster: the chief writes the outputs
 

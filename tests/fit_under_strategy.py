@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
 
     strategy = distribution(args.strategy, args.cpu_devices)
     make_deterministic(1)
-    rows = Sharded.open(args.stream, "train") if args.stream else data()
+    rows = Sharded.open(args.stream, "train").streamed(shuffle_rows=512) if args.stream else data()
 
     class Stop(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -66,7 +66,6 @@ def main(argv: list[str]) -> int:
             learning_rate=1e-2,
             loss="mse",
             seed=5,
-            shuffle_rows=512,
             checkpoint=checkpoint,
             validation_data=(data()[:256], data()[:256]),
             callbacks=[Stop()] if args.stop_after else [],

@@ -627,3 +627,39 @@ def test_a_stage_trains_on_two_workers_and_only_the_chief_writes_its_dvc_outputs
     codings = Sharded.open(repo / "data/features/l1", "train")
     assert codings.is_folder and len(codings.shards) == 3, "the codings mirror the 200-row shards"
     assert lock_hashes(worker_copy) == before and not (worker_copy / ".checkpoints" / "pretrain@l1").exists()
+
+
+def test_the_chapter_stages_train_under_a_strategy_and_from_streamed_shards(repo):
+    """The chapter's training stages take train.strategy (features, which trains no network, runs on one device
+    and says so); those whose technique can, stream train.input's shards (PCA's optimum incrementally); phases,
+    which holds every image's codings, loads them whole and says so."""
+
+    def chapter_metrics(technique: str) -> dict:
+        return json.loads((repo / f"metrics/chapter/{technique}.json").read_text())
+
+    def close(ran: dict, single: dict, names, tolerance: float) -> None:
+        for name in names:
+            assert abs(ran[name] - single[name]) <= tolerance * abs(single[name]), (name, ran[name], single[name])
+
+    single = {name: chapter_metrics(name) for name in ("tied", "vae", "linear_pca", "features")}
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"].update(strategy="mirrored", cpu_devices=2)
+    write_params(repo, params)
+    ran = dvc(repo, "repro", "-s", "chapter@tied", "chapter@vae", "features")
+    assert stages_run(ran.stdout) == {"chapter@tied", "chapter@vae", "features"}
+    assert "features: trains on one device (train.strategy mirrored is not used)" in ran.stdout
+    close(chapter_metrics("tied"), single["tied"], ["untied_valid_mse", "tied_test_mse"], 1e-3)
+    close(chapter_metrics("vae"), single["vae"], ["valid_mse", "test_mse"], 0.05)  # its noise drawn per replica
+    assert chapter_metrics("features") == single["features"]
+
+    params["train"].update(strategy="default", cpu_devices=1, input="stream")
+    params["split"]["shard_rows"] = 200
+    write_params(repo, params)
+    ran = dvc(repo, "repro", "-s", "split", "chapter@linear_pca", "chapter@phases")
+    assert (repo / "data/features/pixels/train/00000.npy").exists()
+    assert "phases: loads its training images whole (train.input stream is not used)" in ran.stdout
+    streamed = chapter_metrics("linear_pca")
+    # the same model and data in another batch order; the incremental PCA within 1 % of the exact optimum
+    close(streamed, single["linear_pca"], ["images_train_pca_mse", "images_test_pca_mse"], 0.01)
+    close(streamed, single["linear_pca"], ["images_test_autoencoder_mse"], 0.05)
+    assert streamed["images_train_mse_ratio"] >= 1 - 1e-6, "no linear code beats PCA's on its training data"

@@ -84,7 +84,7 @@ def streamed_fit(folder: Path, *, epochs=3, seen=None, checkpoint=None, callback
         return tf.py_function(note, [images], tf.float32)
 
     make_deterministic(0)
-    train = Sharded.open(folder, "train")
+    train = Sharded.open(folder, "train").streamed(shuffle_rows=6)
     model = keras.Sequential([keras.Input(train.row_shape), keras.layers.Dense(2), keras.layers.Dense(3)])
     history = fit(
         model,
@@ -98,7 +98,6 @@ def streamed_fit(folder: Path, *, epochs=3, seen=None, checkpoint=None, callback
         checkpoint=checkpoint,
         callbacks=list(callbacks),
         augment=record if seen is not None else None,
-        shuffle_rows=6,
     )
     return [np.asarray(weight) for weight in model.weights], history
 

@@ -3,7 +3,10 @@
 A technique folder holds everything about it:
 
 - ``__init__.py``: ``TITLE`` (its report section), ``ORDER`` (its place in the chapter) and ``Params`` (its
-  block of params.yaml, under ``chapter.<name>``; ``features`` has its own top-level block);
+  block of params.yaml, under ``chapter.<name>``; ``features`` has its own top-level block); ``STREAMS = False``
+  for a technique on the pixels whose ``run`` needs the training images in memory (the others take a shard
+  folder as a stream when ``train.input`` says so); ``DISTRIBUTED = False`` for one that runs on one device
+  whatever ``train.strategy`` says;
 - ``train.py``: ``run``, what it trains and measures (its DVC stage, ``chapter@<name>``, runs this);
 - ``report.py``: ``table`` and ``figure``, drawn from what ``run`` returned;
 - ``section.md.j2``: its text in the report, the last paragraph being the figure's caption.
@@ -30,6 +33,8 @@ class Technique:
     order: int
     params: type  # a pipeline.schema.Strict model
     reads_layers: bool  # trains on the pretrain layers (features) rather than on the pixels
+    streams: bool  # its run takes the training images as a stream (pipeline.data.shards.Sharded)
+    distributed: bool  # runs under train.strategy
 
     @property
     def stage(self) -> str:
@@ -61,6 +66,8 @@ TECHNIQUES = tuple(
         package.ORDER,
         package.Params,
         getattr(package, "READS_LAYERS", False),
+        getattr(package, "STREAMS", not getattr(package, "READS_LAYERS", False)),
+        getattr(package, "DISTRIBUTED", True),
     )
     for package in entries(__name__, __path__)
 )

@@ -9,7 +9,7 @@ holds those, not the subset.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ class Sharded:
     shards: tuple[Shard, ...]
     row_shape: tuple[int, ...]
     dtype: np.dtype
+    shuffle_rows: int = 0  # set by streamed(): the rows of each shuffled block when trained on as a stream
 
     @classmethod
     def open(cls, folder: str | Path, subset: str) -> Sharded:
@@ -84,6 +85,11 @@ class Sharded:
 
     def __len__(self) -> int:
         return self.rows
+
+    def streamed(self, shuffle_rows: int) -> Sharded:
+        """This subset to be trained on as a stream (:func:`pipeline.training.fit`), shuffled in blocks of about
+        ``shuffle_rows`` rows (the ``train.shuffle_rows`` param)."""
+        return replace(self, shuffle_rows=shuffle_rows)
 
     def chunks(self) -> Iterator[np.ndarray]:
         """The shards in order, one in memory at a time."""
@@ -190,11 +196,16 @@ def open_subsets(folder: str | Path, subsets: Iterable[str]) -> dict[str, Sharde
 
 
 def read_subsets(
-    folder: str | Path, subsets: Iterable[str], *, mode: str = "arrays", stream_above_bytes: int = 0
+    folder: str | Path,
+    subsets: Iterable[str],
+    *,
+    mode: str = "arrays",
+    stream_above_bytes: int = 0,
+    shuffle_rows: int = 0,
 ) -> dict[str, np.ndarray | Sharded]:
     """The subsets of a features folder, for training. Shard folders are left on disk as :class:`Sharded`, to be
-    streamed, when ``mode`` is ``stream``, or ``auto`` and they hold more than ``stream_above_bytes``; everything
-    else is loaded whole (single files always: only shards stream)."""
+    streamed in blocks of ``shuffle_rows``, when ``mode`` is ``stream``, or ``auto`` and they hold more than
+    ``stream_above_bytes``; everything else is loaded whole (single files always: only shards stream)."""
     opened = open_subsets(folder, subsets)
     sharded = {name: subset for name, subset in opened.items() if subset.is_folder}
     if mode == "stream" and not sharded:
@@ -203,4 +214,7 @@ def read_subsets(
             "(or write the images as shards, docs/scaling.md)"
         )
     streamed = mode == "stream" or (mode == "auto" and sum(s.nbytes for s in sharded.values()) > stream_above_bytes)
-    return {name: subset if streamed and subset.is_folder else subset.load() for name, subset in opened.items()}
+    return {
+        name: subset.streamed(shuffle_rows) if streamed and subset.is_folder else subset.load()
+        for name, subset in opened.items()
+    }

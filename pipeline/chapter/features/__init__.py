@@ -9,6 +9,7 @@ from pipeline.schema import LearningRate, PositiveInt, Strict
 TITLE = "Visualizing the features"
 ORDER = 4
 READS_LAYERS = True  # its stage reads the pretrain layers, not the pixels: `features` in dvc.yaml
+DISTRIBUTED = False  # it trains no network: scikit-learn probes and a gradient ascent on images, on one device
 
 
 class Params(Strict):

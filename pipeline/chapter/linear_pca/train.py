@@ -6,10 +6,11 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy.linalg import subspace_angles
-from sklearn.decomposition import PCA
+from sklearn.decomposition import PCA, IncrementalPCA
 
 from pipeline.chapter.common import TechniqueResult, train
 from pipeline.chapter.linear_pca import Params
+from pipeline.data.shards import Sharded
 from pipeline.schema import TrainingParams
 from pipeline.training import mean_squared_error
 
@@ -32,15 +33,54 @@ def linear_autoencoder(input_dim: int, codings: int):
     return DenseAutoencoder(input_dim, [spec], name="linear_autoencoder")
 
 
-def against_pca(model, train_data: np.ndarray, test_data: np.ndarray | None, codings: int) -> dict[str, float]:
+def principal_components(train_data: np.ndarray | Sharded, codings: int):
+    """PCA of the training data; of a stream, scikit-learn's incremental PCA fed a shard or so at a time (in the
+    memory of a few shards; it keeps the leading components after each step, so it approximates PCA's optimum
+    from above)."""
+    if not isinstance(train_data, Sharded):
+        return PCA(codings, svd_solver="full").fit(train_data)
+    pca = IncrementalPCA(codings)
+    for rows in at_least(train_data.chunks(), codings):
+        pca.partial_fit(rows)
+    return pca
+
+
+def at_least(chunks, count: int):
+    """Consecutive chunks joined so that each piece has at least ``count`` rows (a short tail joins the piece
+    before it): an incremental PCA step needs as many rows as components."""
+    held, pending = None, []
+    for chunk in chunks:
+        pending.append(chunk)
+        if sum(map(len, pending)) >= count:
+            if held is not None:
+                yield held
+            held, pending = np.concatenate(pending), []
+    if pending or held is not None:
+        yield np.concatenate([part for part in (held, *pending) if part is not None])
+
+
+def pca_error(pca, data: np.ndarray | Sharded) -> float:
+    """PCA's reconstruction MSE, in float64; of a stream, shard by shard."""
+    if not isinstance(data, Sharded):
+        return float(np.mean(np.square(pca.inverse_transform(pca.transform(data)) - data), dtype=np.float64))
+    total = sum(
+        np.sum(np.square(pca.inverse_transform(pca.transform(chunk)) - chunk), dtype=np.float64)
+        for chunk in data.chunks()
+    )
+    return float(total / (data.rows * int(np.prod(data.row_shape))))
+
+
+def against_pca(
+    model, train_data: np.ndarray | Sharded, test_data: np.ndarray | None, codings: int
+) -> dict[str, float]:
     """Reconstruction MSE of both (PCA's is the optimum on the training data) and the largest principal angle
     between the autoencoder's decoding subspace and PCA's, in degrees."""
-    pca = PCA(codings, svd_solver="full").fit(train_data)
+    pca = principal_components(train_data, codings)
     metrics = {}
     for subset, data in (("train", train_data), ("test", test_data)):
         if data is None:
             continue
-        pca_mse = float(np.mean(np.square(pca.inverse_transform(pca.transform(data)) - data), dtype=np.float64))
+        pca_mse = pca_error(pca, data)
         autoencoder_mse = mean_squared_error(model, data)
         metrics.update(
             {

@@ -6,6 +6,7 @@ from pipeline.schema import PositiveInt, TrainingParams, Units
 
 TITLE = "Training one autoencoder at a time"
 ORDER = 3
+STREAMS = False  # its phases hold the frozen layers' outputs for every training image, as the chapter does
 METHODS = ("separate_graphs", "phases_no_cache", "phases_cache", "joint")  # (a), (b) twice, (c): metric prefixes
 BOOK_VALIDATION_MSE = ([100, 30], 0.0132)  # the book's joint stack on Fashion-MNIST: its sizes and its number
 
