@@ -204,9 +204,11 @@ class EpochBatches:
                     )
                 )
                 .rebatch(self.batch_size)
-                .enumerate()
                 .apply(tf.data.experimental.assert_cardinality(self.steps))
             )
+            if self.augment is None:  # a reconstruction: each batch is its own target, nothing to compute
+                return bounded(batches.map(lambda images: (images, images)).prefetch(2))
+            batches = batches.enumerate()
             pairs = lambda index, images: self._pair(images, images, epoch, index)  # noqa: E731
         else:
             order = order if isinstance(order, tf.Variable) else tf.constant(order)

@@ -126,18 +126,21 @@ class Sharded:
         import tensorflow as tf
 
         files = tf.constant([str(shard.path) for shard in self.shards])
-        headers = tf.constant([shard.header_bytes for shard in self.shards], dtype=tf.int32)
+        # numpy pads a header to a multiple of 64 bytes, so it is a whole number of values: the file is decoded
+        # whole and the header's values sliced off, which shares the buffer (one copy of the shard, not two)
+        if any(shard.header_bytes % self.dtype.itemsize for shard in self.shards):
+            raise DataError(f"{self.location}: a shard's .npy header is not a whole number of {self.dtype} values")
+        header_values = tf.constant([shard.header_bytes // self.dtype.itemsize for shard in self.shards], tf.int32)
         if shard_order is not None:
-            files, headers = tf.gather(files, shard_order), tf.gather(headers, shard_order)
+            files, header_values = tf.gather(files, shard_order), tf.gather(header_values, shard_order)
         row_shape, dtype = self.row_shape, tf.as_dtype(self.dtype)
 
         def read(path, header):
-            data = tf.strings.substr(tf.io.read_file(path), header, -1)
-            return tf.reshape(tf.io.decode_raw(data, dtype), (-1, *row_shape))
+            return tf.reshape(tf.io.decode_raw(tf.io.read_file(path), dtype)[header:], (-1, *row_shape))
 
         # As many shards read at once as a block holds, and the next block read while this one is used: two
         # blocks in memory, however many shards there are (tf.data's autotuning would read further ahead).
-        shards = tf.data.Dataset.from_tensor_slices((files, headers)).map(
+        shards = tf.data.Dataset.from_tensor_slices((files, header_values)).map(
             read, num_parallel_calls=shards_per_block, deterministic=True
         )
         if shards_per_block > 1:
