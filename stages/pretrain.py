@@ -12,7 +12,7 @@ from pipeline.data import shards
 from pipeline.data.split import SUBSETS
 from pipeline.errors import ConfigError
 from pipeline.greedy import pretrain_layer
-from pipeline.training import Checkpoint, distribution, fingerprint, is_chief, make_deterministic
+from pipeline.training import Checkpoint, fingerprint, is_chief, make_deterministic, stage_strategy
 from stages._common import run, stage_name
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> None:
     layer = params.pretrain.layers[name]
     inputs = [paths.features(layer.input)]
     features = shards.read_subsets(inputs[0], SUBSETS, **params.train.reading())
-    strategy = distribution(params.train.strategy, params.train.cpu_devices)
+    strategy = stage_strategy(params.train, f"pretrain@{name}")
     make_deterministic(params.seed)
     settings = {"seed": params.seed, "layer": name, **layer.model_dump()}
     checkpoint = Checkpoint(

@@ -6,7 +6,7 @@ from pipeline.data import shards
 from pipeline.data.split import SUBSETS
 from pipeline.greedy import stack_layers
 from pipeline.models.autoencoders import weight_names
-from pipeline.training import Checkpoint, distribution, fingerprint, is_chief, make_deterministic
+from pipeline.training import Checkpoint, fingerprint, is_chief, make_deterministic, stage_strategy
 from stages._common import run, stage_name
 
 
@@ -15,7 +15,7 @@ def main(argv: list[str]) -> None:
     layers = params.pretrain.layers
     weights = {name: io.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()}
     pixels = shards.read_subsets(paths.features(PIXELS), SUBSETS, **params.train.reading())
-    strategy = distribution(params.train.strategy, params.train.cpu_devices)
+    strategy = stage_strategy(params.train, "stack")
     make_deterministic(params.seed)
     settings = {"seed": params.seed, **params.stack.model_dump(), "layers": ",".join(layers)}
     inputs = [*(paths.pretrain_model(name) for name in layers), paths.features(PIXELS)]
