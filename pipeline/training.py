@@ -178,7 +178,6 @@ class EpochBatches:
             self.shard_orders = tf.constant(
                 np.stack([np.random.default_rng([seed, epoch]).permutation(len(x.shards)) for epoch in range(epochs)])
             )
-            self.shuffle_rows = x.shuffle_rows
         else:
             self.count = len(x)
             self.inputs = tf.constant(x)
@@ -190,18 +189,15 @@ class EpochBatches:
 
         if self.streamed:
             # The epoch's shards in their order, a few at a time in blocks of about shuffle_rows rows, each block
-            # shuffled with a stateless seed of (seed, epoch, block), then cut into batches: a pure function of
-            # the epoch, however the run was interrupted.
+            # shuffled by a permutation drawn from (seed, epoch, block), then cut into batches: a pure function
+            # of the epoch, however the run was interrupted.
             largest_shard = max(shard.rows for shard in self.source.shards)
-            shards_per_block = min(max(1, -(-self.shuffle_rows // largest_shard)), len(self.source.shards))
-            epoch_seed = self._seed(1, epoch)
+            shards_per_block = min(max(1, -(-self.source.shuffle_rows // largest_shard)), len(self.source.shards))
             batches = (
-                self.source.blocks(tf.gather(self.shard_orders, epoch), shards_per_block=shards_per_block)
-                .enumerate()
-                .map(
-                    lambda block, rows: tf.random.experimental.stateless_shuffle(
-                        rows, tf.random.experimental.stateless_fold_in(epoch_seed, block)
-                    )
+                self.source.blocks(
+                    tf.gather(self.shard_orders, epoch),
+                    shards_per_block=shards_per_block,
+                    shuffle_seed=tf.stack([tf.constant(self.seed, tf.int64), tf.cast(epoch, tf.int64)]),
                 )
                 .rebatch(self.batch_size)
                 .apply(tf.data.experimental.assert_cardinality(self.steps))

@@ -43,6 +43,11 @@ def test_a_subset_written_as_shards_reads_back_whole_by_row_and_as_a_stream(tmp_
     assert [len(block) for block in blocks] == [15, 10] and np.array_equal(
         blocks[0], rows[[*range(20, 25), *range(10)]]
     )
+    seeds = ([7, 1], [7, 1], [7, 2])
+    shuffled = [list(train.blocks([2, 0, 1], shards_per_block=2, shuffle_seed=seed)) for seed in seeds]
+    assert [sorted(block[:, 0].numpy()) for block in shuffled[0]] == [sorted(block[:, 0]) for block in blocks]
+    assert all(np.array_equal(a, b) for a, b in zip(shuffled[0], shuffled[1], strict=True)), "a pure function"
+    assert not np.array_equal(shuffled[0][0], blocks[0]) and not np.array_equal(shuffled[0][0], shuffled[2][0])
     assert np.array_equal(io.read_arrays(tmp_path / "features", ["train", "test"])["train"], rows)
     assert not Sharded.open(tmp_path / "features", "test").is_folder
     subsets = ["train", "test"]
