@@ -2,8 +2,8 @@
 
 A shard folder ``train/`` holds ``00000.npy``, ``00001.npy``, ...: every shard is an ordinary array that numpy
 reads, and the concatenation of the shards in name order is the subset. A single file ``train.npy`` is a subset
-of one shard. Streams read a few shards at a time with tf.data (the `.npy` header skipped), so a training stage
-holds those, not the subset.
+of one shard. Streams read a few shards at a time (numpy, inside a tf.data pipeline), so a training stage holds
+those, not the subset.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ def _shard_name(index: int) -> str:
 class Shard:
     path: Path
     rows: int
-    header_bytes: int
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,8 @@ class Sharded:
             raise DataError(f"{single}: missing, and no shard folder {many}/ (run the stage that produces it)")
         shards, layouts = [], set()
         for path in files:
-            shape, dtype, header_bytes = _header(path)
-            shards.append(Shard(path, shape[0], header_bytes))
+            shape, dtype = _header(path)
+            shards.append(Shard(path, shape[0]))
             layouts.add((shape[1:], dtype.str))
         if len(layouts) != 1:
             raise DataError(f"{location}: shards of different row shapes or dtypes {sorted(layouts)}")
@@ -124,10 +123,10 @@ class Sharded:
 
         Whole shards, not rows, are the stream's elements: tf.data's cost is per element, and a row of a few
         hundred floats is too small to pay it (``Dataset.rebatch`` makes batches of any size from the blocks).
-        numpy reads a block: the shards memory-mapped and their rows gathered, in the shuffled order, straight
-        into the block (one copy). TensorFlow's ``read_file``, ``decode_raw`` and ``stateless_shuffle`` took
-        about 4x the CPU time for the same blocks (measured on l1's codings, 60k x 300), time that training
-        needs on a small machine.
+        numpy reads a block: a shard's rows gathered from its memory map in the shuffled order (when a block
+        joins several shards, they are read and joined first).
+        TensorFlow's ``read_file``, ``decode_raw`` and ``stateless_shuffle`` took about 6x the CPU time for the
+        same blocks (measured on l1's codings, 60k x 300), time that training needs on a small machine.
         """
         import tensorflow as tf
 
@@ -138,7 +137,10 @@ class Sharded:
             block = replace(self, shards=tuple(self.shards[index] for index in indices))
             if not seed.size:
                 return block.load()
-            return block.take(np.random.default_rng([*seed.tolist(), int(number)]).permutation(block.rows))
+            source = io.read_array(block.shards[0].path, memory_map=True) if len(indices) == 1 else block.load()
+            # a last word of 1: numpy's SeedSequence ignores trailing zeros, so block 0 would draw from the
+            # very generator that (seed, epoch) names
+            return source[np.random.default_rng([*seed.tolist(), int(number), 1]).permutation(len(source))]
 
         def read_block(number, indices):
             rows = tf.numpy_function(read, [number, indices, seed], tf.as_dtype(self.dtype), stateful=False)
@@ -160,8 +162,8 @@ def bounded(dataset):
     return dataset.with_options(options)
 
 
-def _header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
-    """Shape, dtype and header length of a `.npy` file, read without its data."""
+def _header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of a `.npy` file, read without its data; its size must be what they promise."""
     try:
         with path.open("rb") as handle:
             version = np.lib.format.read_magic(handle)
@@ -174,7 +176,10 @@ def _header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
     if fortran_order or dtype.hasobject or not shape:
         raise DataError(f"{path}: must be a C-ordered numeric array with rows, got shape {shape} dtype {dtype}")
-    return tuple(shape), dtype, header_bytes
+    expected = header_bytes + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if path.stat().st_size != expected:
+        raise DataError(f"{path}: {path.stat().st_size} bytes where its header promises {expected} (cut short?)")
+    return tuple(shape), dtype
 
 
 def write_subsets(directory: str | Path, subsets: Mapping[str, np.ndarray | Iterable[np.ndarray]]) -> None:

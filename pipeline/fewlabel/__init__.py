@@ -3,8 +3,8 @@
 A recipe folder holds everything about it:
 
 - ``__init__.py``: ``TITLE`` (its name in tables), ``SUMMARY`` (what it does, for the report), ``ORDER`` (its
-  place in tables), ``Params`` (its block of params.yaml, ``classify.<name>``) and, for a recipe whose training
-  is not ``pipeline.training.fit``, ``DISTRIBUTED = False`` (it then trains on one device whatever
+  place in tables), ``Params`` (its block of params.yaml, ``classify.<name>``) and, for a recipe that cannot
+  train under a tf.distribute strategy, ``DISTRIBUTED = False`` (it then trains on one device whatever
   ``train.strategy`` says);
 - ``train.py``: ``train(problem, params, pretrained)``, which trains on one labelled draw (and, for the
   semi-supervised recipes, the unlabelled training images) from the pretrained encoder stack or a random one,

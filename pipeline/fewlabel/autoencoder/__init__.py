@@ -12,7 +12,6 @@ SUMMARY = (
     "labels plus the reconstruction of the unlabelled images from noisy inputs)"
 )
 ORDER = 3
-DISTRIBUTED = False  # its own training loop (one labelled and one unlabelled batch a step) runs on one device
 
 
 class Params(Strict):

@@ -28,10 +28,17 @@ def batches(labelled_count: int, pool_count: int, params: Params, seed: int) -> 
 
 
 def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float]:
+    return scores(fit_semi_supervised(problem, params, pretrained), problem)
+
+
+def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
+    """The encoder + head after ``params.steps`` steps; under a distribution strategy each replica takes its
+    share of every step's labelled and unlabelled batch (the same global batches, noise included)."""
     import keras
     import tensorflow as tf
 
     from pipeline.models.autoencoders import StackedAutoencoder
+    from pipeline.training import distributed
 
     stacked = StackedAutoencoder(problem.layers, problem.pool.shape[1])
     if pretrained:
@@ -50,16 +57,22 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
     cross_entropy = keras.losses.SparseCategoricalCrossentropy()
     x_labelled, y_labelled = problem.labelled
 
-    def learn(labelled, labels, unlabelled, noise):
+    def learn(labelled, labels, unlabelled, noise, replica_share: bool = False):
         noisy = tf.concat([labelled, unlabelled], axis=0) + params.noise_stddev * noise
         with tf.GradientTape() as tape:
             codings = stacked.encoder(noisy, training=True)
             count = tf.shape(labelled)[0]
-            loss = cross_entropy(labels, head(codings[:count]))
             reconstruction = codings[count:]
             for layer in decoder_layers:
                 reconstruction = layer(reconstruction)
-            loss += params.reconstruction_weight * tf.reduce_mean(tf.square(reconstruction - unlabelled))
+            if replica_share:  # sums over the global batch sizes: Keras's optimizer sums the replicas' gradients
+                cross = keras.losses.sparse_categorical_crossentropy(labels, head(codings[:count]))
+                loss = tf.reduce_sum(cross) / params.labelled_batch  # 0 for an empty share
+                squares = tf.reduce_sum(tf.square(reconstruction - unlabelled))
+                loss += params.reconstruction_weight * squares / (params.unlabelled_batch * problem.pool.shape[1])
+            else:
+                loss = cross_entropy(labels, head(codings[:count]))
+                loss += params.reconstruction_weight * tf.reduce_mean(tf.square(reconstruction - unlabelled))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
 
     # STEPS_PER_EXECUTION steps per call, one XLA program, as training.fit runs Keras. The batches and the
@@ -69,15 +82,34 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         for index in tf.range(tf.shape(labels)[0]):
             learn(labelled[index], labels[index], unlabelled[index], noise[index])
 
+    strategy = tf.distribute.get_strategy()
+    labelled_shares = np.array_split(np.arange(params.labelled_batch), strategy.num_replicas_in_sync)
+    unlabelled_shares = np.array_split(np.arange(params.unlabelled_batch), strategy.num_replicas_in_sync)
+
+    @tf.function
+    def learn_step_distributed(shares):
+        strategy.run(lambda share: learn(*share, replica_share=True), args=(shares,))
+
+    def learn_distributed(labelled, labels, unlabelled, noise):
+        """One step per call, as training.fit runs under a strategy; each replica its share of the rows."""
+        noise = noise.numpy()
+        for index in range(len(labels)):
+
+            def share(context, index=index):
+                mine = labelled_shares[context.replica_id_in_sync_group]
+                theirs = unlabelled_shares[context.replica_id_in_sync_group]
+                rows_noise = np.concatenate([mine, params.labelled_batch + theirs])
+                step = (labelled[index][mine], labels[index][mine], unlabelled[index][theirs], noise[index][rows_noise])
+                return tuple(tf.constant(part) for part in step)
+
+            learn_step_distributed(strategy.experimental_distribute_values_from_function(share))
+
+    learn_chunk = learn_distributed if distributed() else learn_steps
     labelled_rows, pool_rows = batches(len(y_labelled), len(problem.pool), params, problem.seed)
     for first in range(0, params.steps, STEPS_PER_EXECUTION):
         steps = slice(first, first + STEPS_PER_EXECUTION)
         rows = labelled_rows[steps]
         shape = (len(rows), rows.shape[1] + pool_rows.shape[1], problem.pool.shape[1])
-        learn_steps(
-            x_labelled[rows],
-            y_labelled[rows],
-            problem.images(pool_rows[steps]),
-            tf.random.stateless_normal(shape, [problem.seed, first]),
-        )
-    return scores(model, problem)
+        noise = tf.random.stateless_normal(shape, [problem.seed, first])
+        learn_chunk(x_labelled[rows], y_labelled[rows], problem.images(pool_rows[steps]), noise)
+    return model
