@@ -178,7 +178,8 @@ def test_checkpoint_of_other_settings_is_not_resumed(pixels, tmp_path, capsys):
     assert "starting afresh" in capsys.readouterr().err
 
 
-def test_each_epoch_trains_on_the_batches_of_its_own_order_and_each_batch_is_augmented():
+@pytest.mark.parametrize("history", [True, False], ids=["epoch by epoch", "in one pass"])
+def test_each_epoch_trains_on_the_batches_of_its_own_order_and_each_batch_is_augmented(history):
     import tensorflow as tf
 
     from pipeline.training import epoch_order, fit
@@ -206,6 +207,7 @@ def test_each_epoch_trains_on_the_batches_of_its_own_order_and_each_batch_is_aug
         loss="mse",
         seed=seed,
         augment=record,
+        history=history,
     )
     expected = [
         tuple(order[start : start + batch_size])
@@ -215,3 +217,29 @@ def test_each_epoch_trains_on_the_batches_of_its_own_order_and_each_batch_is_aug
     ]
     assert sorted(seen) == sorted(expected)
     assert len(set(expected)) > 3, "the epochs are shuffled differently"
+
+
+def test_a_fit_without_history_trains_in_one_pass_to_the_same_bytes(pixels):
+    """The few-label recipes keep no per-epoch record: their epochs run as one pass, and must not change a bit."""
+    from pipeline.fewlabel.propagation.train import flip_shift
+    from pipeline.training import fit
+
+    labels = (pixels["train"].sum(axis=1) > np.median(pixels["train"].sum(axis=1))).astype(np.int64)
+    trained = {}
+    for history in (True, False):
+        make_deterministic(11)
+        model = classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=True)
+        record = fit(
+            model,
+            pixels["train"],
+            labels,
+            epochs=5,
+            batch_size=32,
+            learning_rate=1e-3,
+            loss="sparse_categorical_crossentropy",
+            augment=flip_shift(8, True, 1),
+            history=history,
+        )
+        assert (record is None) == (not history)
+        trained[history] = [weight.numpy().tobytes() for weight in model.weights]
+    assert trained[True] == trained[False]

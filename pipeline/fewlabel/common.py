@@ -74,6 +74,7 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
         batch_size=params.batch_size,
         learning_rate=params.learning_rate,
         loss="sparse_categorical_crossentropy",
+        history=False,  # only the final weights count
         metrics=["accuracy"],
         validation_data=problem.validation,
         callbacks=callbacks,

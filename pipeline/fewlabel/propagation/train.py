@@ -137,6 +137,7 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         batch_size=params.warmup_batch_size,
         learning_rate=params.learning_rate,
         loss="sparse_categorical_crossentropy",
+        history=False,  # only the final weights count
     )
     top = warm.get_layer(f"{list(problem.layers)[-1]}_encoder")
     pool = problem.whole_pool()  # the graph links every training image: all of them at once
@@ -157,6 +158,7 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         batch_size=params.batch_size,
         learning_rate=params.learning_rate,
         loss="sparse_categorical_crossentropy",
+        history=False,  # only the final weights count
         augment=augment,
     )
     metrics = scores(model, problem)
