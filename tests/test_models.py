@@ -243,3 +243,33 @@ def test_a_fit_without_history_trains_in_one_pass_to_the_same_bytes(pixels):
         assert (record is None) == (not history)
         trained[history] = [weight.numpy().tobytes() for weight in model.weights]
     assert trained[True] == trained[False]
+
+
+def test_a_reused_compiled_twin_trains_to_the_same_bytes_and_leaves_the_generators_alone(pixels):
+    """Each draw's classifier trains in one compiled twin per process: the weights must be those of a fresh
+    compile, and the models built after it must start as they would without it."""
+    from pipeline.training import fit
+
+    labels = (pixels["train"].sum(axis=1) > np.median(pixels["train"].sum(axis=1))).astype(np.int64)
+
+    def draws(reuse_compiled: bool) -> list[bytes]:
+        weights = []
+        for seed in (1, 2, 3):
+            make_deterministic(seed)
+            model = classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=seed != 2)
+            fit(
+                model,
+                pixels["train"],
+                labels,
+                epochs=3,
+                batch_size=32,
+                learning_rate=1e-3,
+                loss="sparse_categorical_crossentropy",
+                history=False,
+                reuse_compiled=reuse_compiled,
+            )
+            built_after = classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=True)
+            weights += [weight.numpy().tobytes() for weight in model.weights + built_after.weights]
+        return weights
+
+    assert draws(reuse_compiled=False) == draws(reuse_compiled=True)

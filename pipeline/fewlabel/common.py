@@ -75,6 +75,7 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
         learning_rate=params.learning_rate,
         loss="sparse_categorical_crossentropy",
         history=False,  # only the final weights count
+        reuse_compiled=True,  # every draw trains this architecture
         metrics=["accuracy"],
         validation_data=problem.validation,
         callbacks=callbacks,

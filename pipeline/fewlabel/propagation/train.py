@@ -138,6 +138,7 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         learning_rate=params.learning_rate,
         loss="sparse_categorical_crossentropy",
         history=False,  # only the final weights count
+        reuse_compiled=True,  # every draw trains this architecture
     )
     top = warm.get_layer(f"{list(problem.layers)[-1]}_encoder")
     pool = problem.whole_pool()  # the graph links every training image: all of them at once
@@ -159,6 +160,7 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         learning_rate=params.learning_rate,
         loss="sparse_categorical_crossentropy",
         history=False,  # only the final weights count
+        reuse_compiled=True,  # every draw trains this architecture
         augment=augment,
     )
     metrics = scores(model, problem)
