@@ -1,0 +1,181 @@
+"""The least time this machine needs for the training that params.yaml asks of pretrain, stack and classify.
+
+Counts the floating-point work of every dense layer that those stages train or apply (a matmul of 2 * inputs *
+units FLOPs per image forward, twice that backward; the nearest-neighbour graph's distances as one matmul) and
+divides it by numpy's float32 matrix-multiply rate measured in the same run. Nothing runs faster than sgemm on
+this CPU, and the count leaves out everything else (activations, the optimizer, data feeding, TensorFlow's
+start, and the chapter, validate, fetch, split, baseline and report stages), so each floor is a lower bound on
+what any implementation of the same params can take. Beside each floor: the stage's last measured duration in
+MLflow, when there is one. A budget in seconds (``--goal``) says whether the params can fit it at all.
+
+Usage: python benchmarks/work_floor.py [--goal SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from throughput import sgemm_gflops, training_flops  # noqa: E402
+
+
+def applying_flops(model, images: int) -> float:
+    """Forward only: a prediction, or a frozen layer that passes no gradient back."""
+    return training_flops(model, images) / 3
+
+
+def dense_models(params, input_dim: int, class_count: int) -> dict:
+    """The pipeline's own models for the default params: the shallow autoencoders, the stack, the classifier and
+    its parts (what the few-label recipes train)."""
+    import keras
+
+    from pipeline.models.autoencoders import ShallowAutoencoder, StackedAutoencoder, classifier
+
+    layers = params.pretrain.layers
+    shallow, width = {}, input_dim
+    for name, layer in layers.items():
+        shallow[name] = ShallowAutoencoder(name, layer, width)
+        width = layer.units
+    stack = StackedAutoencoder(layers, input_dim)
+    whole = classifier(layers, input_dim, class_count, encoder_weights=None, trainable_encoder=True)
+    head = keras.Sequential([keras.Input((width,)), keras.layers.Dense(class_count)])
+    return {
+        "shallow": shallow,
+        "stack": stack.autoencoder,
+        "encoder": stack.encoder,
+        "classifier": whole,
+        "head": head,
+        "coding_width": width,
+    }
+
+
+def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, models: dict) -> float:
+    """One classifier of ``recipe`` on one labelled draw, scored on the test images."""
+    from pipeline.fewlabel.propagation.train import training_set
+
+    whole, encoder, head = models["classifier"], models["encoder"], models["head"]
+    scoring = applying_flops(whole, test)
+    if recipe == "supervised":
+        return training_flops(whole, settings.epochs * budget) + scoring
+    if recipe == "frozen":
+        seen = settings.epochs * budget
+        return applying_flops(encoder, seen) + training_flops(head, seen) + scoring
+    if recipe == "autoencoder":
+        images = settings.steps * (settings.labelled_batch + settings.unlabelled_batch)
+        decoder = training_flops(models["stack"], 1) - training_flops(encoder, 1)
+        return (
+            training_flops(encoder, images)
+            + training_flops(head, settings.steps * settings.labelled_batch)
+            + decoder * settings.steps * settings.unlabelled_batch
+            + scoring
+        )
+    if recipe == "propagation":
+        rows = np.arange(budget)
+        second, _ = training_set(np.zeros((pool, 1), np.int8), np.zeros(pool, int), rows, rows, settings.labelled_share)
+        distances = 2.0 * pool * pool * models["coding_width"]
+        return (
+            training_flops(whole, settings.warmup_epochs * budget)
+            + applying_flops(encoder, pool)
+            + distances
+            + training_flops(whole, settings.epochs * len(second))
+            + scoring
+        )
+    raise ValueError(f"work_floor: no count for recipe '{recipe}'")
+
+
+def stage_flops(params, counts: dict[str, int], models: dict) -> dict[str, float]:
+    """Every pretrain, stack and classify stage's FLOPs, by stage name."""
+    everything = sum(counts.values())
+    flops = {}
+    for name, shallow in models["shallow"].items():
+        layer = params.pretrain.layers[name]
+        flops[f"pretrain@{name}"] = (
+            training_flops(shallow.autoencoder, layer.epochs * counts["train"])
+            + applying_flops(shallow.autoencoder, layer.epochs * counts["valid"])  # each epoch's validation loss
+            + applying_flops(shallow.encoder, everything)  # the cached codings of every subset
+        )
+    epochs = params.stack.finetune_epochs
+    flops["stack"] = training_flops(models["stack"], epochs * counts["train"]) + applying_flops(
+        models["stack"], epochs * counts["valid"]
+    )
+    runs = params.split.draws * len(params.classify.initialisations)
+    for budget in params.split.budgets:
+        for recipe in params.classify.recipes:
+            settings = getattr(params.classify, recipe)
+            one = classify_flops(recipe, settings, budget, counts["train"], counts["test"], models)
+            flops[f"classify@{budget}-{recipe}"] = runs * one
+    return flops
+
+
+def measured_seconds(stages, experiment: str) -> dict[str, float]:
+    """Each stage's duration in its newest MLflow run (empty when the store cannot be read)."""
+    import mlflow
+
+    from pipeline import tracking
+
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    seconds = {}
+    try:
+        for stage in stages:
+            runs = mlflow.search_runs(
+                experiment_names=[experiment],
+                filter_string=f"attributes.run_name = '{stage}'",
+                order_by=["attributes.start_time DESC"],
+                max_results=1,
+            )
+            if len(runs) and runs["end_time"].notna().iloc[0]:
+                seconds[stage] = (runs["end_time"].iloc[0] - runs["start_time"].iloc[0]).total_seconds()
+    except mlflow.exceptions.MlflowException as error:
+        print(f"(no measured times: {str(error).splitlines()[0]})")
+    return seconds
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--goal", type=float, default=600.0, help="seconds the whole default pipeline should take")
+    args = parser.parse_args(argv)
+
+    import pandas as pd
+
+    from pipeline import config, io, paths
+    from pipeline.data.split import labels_of
+    from pipeline.errors import UserError
+
+    try:
+        params = config.load()
+        table = pd.read_csv(paths.SPLIT_TABLE)
+        class_count = len(io.read_json(paths.CARD)["class_names"])
+    except (UserError, FileNotFoundError) as error:
+        print(f"work_floor: {error} (run `dvc repro split` first)", file=sys.stderr)
+        return 2
+    counts = {subset: len(labels_of(table, subset)) for subset in ("train", "valid", "test")}
+    pixels = io.read_arrays(paths.features(config.PIXELS), ["test"])["test"].shape[1]
+    flops = stage_flops(params, counts, dense_models(params, pixels, class_count))
+    peak = sgemm_gflops() * 1e9
+    measured = measured_seconds(flops, params.mlflow.experiment)
+
+    print(f"numpy sgemm 2048x2048: {peak / 1e9:.1f} GFLOP/s; images: {counts}")
+    print(f"{'stage':32} {'GFLOP':>9} {'floor s':>8} {'measured s':>11}")
+    for stage, work in flops.items():
+        seen = f"{measured[stage]:.0f}" if stage in measured else "-"
+        print(f"{stage:32} {work / 1e9:9.0f} {work / peak:8.1f} {seen:>11}")
+    total = sum(flops.values()) / peak
+    print(f"floor of pretrain, stack and classify together: {total:.0f} s ({total / 60:.1f} min)")
+    if len(measured) == len(flops):
+        print(f"measured: {sum(measured.values()):.0f} s, {sum(measured.values()) / total:.1f}x the floor")
+    for recipe in params.classify.recipes:
+        change = sum(work for stage, work in flops.items() if stage.endswith(f"-{recipe}")) / peak
+        print(f"a classify.{recipe} change reruns {len(params.split.budgets)} stages: floor {change:.0f} s")
+    verdict = "can fit" if total <= args.goal else "cannot fit"
+    print(f"work floor: {total:.0f} s; these params {verdict} in {args.goal:.0f} s on this machine")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
