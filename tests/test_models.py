@@ -219,27 +219,26 @@ def test_each_epoch_trains_on_the_batches_of_its_own_order_and_each_batch_is_aug
     assert len(set(expected)) > 3, "the epochs are shuffled differently"
 
 
+def train_bright_or_dark(pixels, model, **options):
+    """A few epochs of ``model`` learning whether each image is brighter than the median, the way the few-label
+    recipes call ``fit``; what ``fit`` returns."""
+    from pipeline.training import fit
+
+    brightness = pixels["train"].sum(axis=1)
+    labels = (brightness > np.median(brightness)).astype(np.int64)
+    settings = dict(epochs=3, batch_size=32, learning_rate=1e-3, loss="sparse_categorical_crossentropy")
+    return fit(model, pixels["train"], labels, **settings | options)
+
+
 def test_a_fit_without_history_trains_in_one_pass_to_the_same_bytes(pixels):
     """The few-label recipes keep no per-epoch record: their epochs run as one pass, and must not change a bit."""
     from pipeline.fewlabel.propagation.train import flip_shift
-    from pipeline.training import fit
 
-    labels = (pixels["train"].sum(axis=1) > np.median(pixels["train"].sum(axis=1))).astype(np.int64)
     trained = {}
     for history in (True, False):
         make_deterministic(11)
         model = classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=True)
-        record = fit(
-            model,
-            pixels["train"],
-            labels,
-            epochs=5,
-            batch_size=32,
-            learning_rate=1e-3,
-            loss="sparse_categorical_crossentropy",
-            augment=flip_shift(8, True, 1),
-            history=history,
-        )
+        record = train_bright_or_dark(pixels, model, epochs=5, augment=flip_shift(8, True, 1), history=history)
         assert (record is None) == (not history)
         trained[history] = [weight.numpy().tobytes() for weight in model.weights]
     assert trained[True] == trained[False]
@@ -248,26 +247,13 @@ def test_a_fit_without_history_trains_in_one_pass_to_the_same_bytes(pixels):
 def test_a_reused_compiled_twin_trains_to_the_same_bytes_and_leaves_the_generators_alone(pixels):
     """Each draw's classifier trains in one compiled twin per process: the weights must be those of a fresh
     compile, and the models built after it must start as they would without it."""
-    from pipeline.training import fit
-
-    labels = (pixels["train"].sum(axis=1) > np.median(pixels["train"].sum(axis=1))).astype(np.int64)
 
     def draws(reuse_compiled: bool) -> list[bytes]:
         weights = []
         for seed in (1, 2, 3):
             make_deterministic(seed)
             model = classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=seed != 2)
-            fit(
-                model,
-                pixels["train"],
-                labels,
-                epochs=3,
-                batch_size=32,
-                learning_rate=1e-3,
-                loss="sparse_categorical_crossentropy",
-                history=False,
-                reuse_compiled=reuse_compiled,
-            )
+            train_bright_or_dark(pixels, model, history=False, reuse_compiled=reuse_compiled)
             built_after = classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=True)
             weights += [weight.numpy().tobytes() for weight in model.weights + built_after.weights]
         return weights
