@@ -31,10 +31,8 @@ def applying_flops(model, images: int) -> float:
 
 
 def dense_models(params, input_dim: int, class_count: int) -> dict:
-    """The pipeline's own models for the default params: the shallow autoencoders, the stack, the classifier and
-    its parts (what the few-label recipes train)."""
-    import keras
-
+    """The pipeline's own models for the params: the shallow autoencoders, the stack (whose encoder the few-label
+    recipes start from) and the classifier (that encoder and a softmax head)."""
     from pipeline.models.autoencoders import ShallowAutoencoder, StackedAutoencoder, classifier
 
     layers = params.pretrain.layers
@@ -44,13 +42,11 @@ def dense_models(params, input_dim: int, class_count: int) -> dict:
         width = layer.units
     stack = StackedAutoencoder(layers, input_dim)
     whole = classifier(layers, input_dim, class_count, encoder_weights=None, trainable_encoder=True)
-    head = keras.Sequential([keras.Input((width,)), keras.layers.Dense(class_count)])
     return {
         "shallow": shallow,
         "stack": stack.autoencoder,
         "encoder": stack.encoder,
         "classifier": whole,
-        "head": head,
         "coding_width": width,
     }
 
@@ -59,19 +55,20 @@ def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, mod
     """One classifier of ``recipe`` on one labelled draw, scored on the test images."""
     from pipeline.fewlabel.propagation.train import training_set
 
-    whole, encoder, head = models["classifier"], models["encoder"], models["head"]
+    whole, encoder = models["classifier"], models["encoder"]
+    head = training_flops(whole, 1) - training_flops(encoder, 1)  # per image, forward and backward
     scoring = applying_flops(whole, test)
     if recipe == "supervised":
         return training_flops(whole, settings.epochs * budget) + scoring
     if recipe == "frozen":
         seen = settings.epochs * budget
-        return applying_flops(encoder, seen) + training_flops(head, seen) + scoring
+        return applying_flops(encoder, seen) + head * seen + scoring
     if recipe == "autoencoder":
         images = settings.steps * (settings.labelled_batch + settings.unlabelled_batch)
         decoder = training_flops(models["stack"], 1) - training_flops(encoder, 1)
         return (
             training_flops(encoder, images)
-            + training_flops(head, settings.steps * settings.labelled_batch)
+            + head * settings.steps * settings.labelled_batch
             + decoder * settings.steps * settings.unlabelled_batch
             + scoring
         )
