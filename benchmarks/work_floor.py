@@ -1,7 +1,8 @@
 """The least time this machine needs for the training that params.yaml asks of pretrain, stack and classify.
 
 Counts the floating-point work of every dense layer that those stages train or apply (a matmul of 2 * inputs *
-units FLOPs per image forward, twice that backward; the nearest-neighbour graph's distances as one matmul) and
+units FLOPs per image forward, twice that backward; the nearest-neighbour graph's distances as one matmul; the
+patch features' convolution) and
 divides it by numpy's float32 matrix-multiply rate measured in the same run. Nothing runs faster than sgemm on
 this CPU, and the count leaves out everything else (activations, the optimizer, data feeding, TensorFlow's
 start, and the chapter, validate, fetch, split, baseline and report stages), so each floor is a lower bound on
@@ -75,15 +76,26 @@ def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, mod
     if recipe == "propagation":
         rows = np.arange(budget)
         second, _ = training_set(np.zeros((pool, 1), np.int8), np.zeros(pool, int), rows, rows, settings.labelled_share)
-        distances = 2.0 * pool * pool * models["coding_width"]
-        return (
-            training_flops(whole, settings.warmup_epochs * budget)
-            + applying_flops(encoder, pool)
-            + distances
-            + training_flops(whole, settings.epochs * len(second))
-            + scoring
-        )
+        graph = 0.0  # the patch graph is built once per stage: shared_flops
+        if settings.graph == "codings":
+            graph = (
+                training_flops(whole, settings.warmup_epochs * budget)
+                + applying_flops(encoder, pool)
+                + 2.0 * pool * pool * models["coding_width"]
+            )
+        return graph + training_flops(whole, settings.epochs * len(second)) + scoring
     raise ValueError(f"work_floor: no count for recipe '{recipe}'")
+
+
+def shared_flops(recipe: str, settings, pool: int, input_dim: int) -> float:
+    """The work a stage does once for all its draws: the propagation recipe's patch features and their graph (one
+    convolution of every image with the centroids and the whitening, then the neighbours' distances)."""
+    if recipe != "propagation" or settings.graph != "patches":
+        return 0.0
+    patches = settings.patches
+    positions = (round(input_dim**0.5) - patches.size + 1) ** 2
+    convolution = 2.0 * pool * positions * patches.size**2 * (patches.centroids + patches.size**2)
+    return convolution + 2.0 * pool * pool * patches.dims
 
 
 def stage_flops(params, counts: dict[str, int], models: dict) -> dict[str, float]:
@@ -106,7 +118,8 @@ def stage_flops(params, counts: dict[str, int], models: dict) -> dict[str, float
         for recipe in params.classify.recipes:
             settings = getattr(params.classify, recipe)
             one = classify_flops(recipe, settings, budget, counts["train"], counts["test"], models)
-            flops[f"classify@{budget}-{recipe}"] = runs * one
+            once = shared_flops(recipe, settings, counts["train"], models["classifier"].input_shape[-1])
+            flops[f"classify@{budget}-{recipe}"] = runs * one + once
     return flops
 
 

@@ -53,6 +53,7 @@ def main(argv: list[str]) -> None:
                 test=(pixels["test"], labels_of(table, "test")),
                 class_count=len(card["class_names"]),
                 seed=seed,
+                pool_seed=draw_seed(params.seed, 0),
                 pool_labels=labels_of(table, "train"),
                 validation=validation,
             )

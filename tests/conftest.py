@@ -39,9 +39,8 @@ def tiny_params(idx_dir: Path) -> dict:
     classify = params["classify"]
     classify["recipes"] = ["supervised", "propagation"]
     classify["supervised"].update(epochs=20, batch_size=16)
-    classify["propagation"].update(
-        neighbours=10, warmup_epochs=20, warmup_batch_size=16, epochs=3, batch_size=32, flip=False
-    )
+    classify["propagation"].update(neighbours=10, epochs=3, batch_size=32, flip=False)
+    classify["propagation"]["patches"].update(centroids=32, dims=16)
     params["baseline"].update(max_iter=200)
     tiny = {"epochs": 1, "batch_size": 64}  # the stages' wiring; tests/test_chapter.py checks what they learn
     chapter = params["chapter"]

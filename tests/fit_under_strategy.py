@@ -52,6 +52,7 @@ def semi_supervised_predictions(strategy, labelled_batch: int) -> dict:
         test=(rows[-256:], labels[-256:]),
         class_count=8,
         seed=3,
+        pool_seed=4,
     )
     # batches that two replicas share unevenly: 8 + 7 and 32 + 31 rows, or 1 + 0 labelled rows
     settings = Params(steps=200, labelled_batch=labelled_batch, unlabelled_batch=63, learning_rate=0.01)

@@ -140,7 +140,12 @@ def separable():
         ("autoencoder", {"steps": 150, "labelled_batch": 10, "unlabelled_batch": 32}),
         (
             "propagation",
+            {"patches": {"centroids": 50, "dims": 20}, "neighbours": 10, "epochs": 5, "batch_size": 32, "flip": False},
+        ),
+        (
+            "propagation",
             {
+                "graph": "codings",
                 "neighbours": 10,
                 "warmup_epochs": 30,
                 "warmup_batch_size": 10,
@@ -169,6 +174,7 @@ def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, s
         test=(pixels["test"], data["test_labels"].astype(np.int64)),
         class_count=10,
         seed=0,
+        pool_seed=1,
         pool_labels=labels,
     )
     chosen = recipe(name)
@@ -177,6 +183,71 @@ def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, s
     assert metrics["labels_seen"] == 30
     if name == "propagation":
         assert metrics["propagated_label_accuracy"] > 0.5
+
+
+def bars(count: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """28x28 images of one thin bar each, vertical (class 0) or horizontal (class 1), anywhere in the image."""
+    labels = np.arange(count) % 2
+    images = np.zeros((count, 28, 28), np.float32)
+    for image, label, (across, along) in zip(images, labels, rng.integers(0, 23, (count, 2))):
+        image[along : along + 6, across] = 1
+        if label:
+            image[:] = image.T
+    return (np.clip(images + rng.normal(0, 0.05, images.shape), 0, 1)).reshape(count, -1), labels
+
+
+def test_patch_features_join_images_of_a_class_that_pixels_keep_apart():
+    from sklearn.neighbors import NearestNeighbors
+
+    from pipeline.fewlabel.propagation import PatchParams
+    from pipeline.fewlabel.propagation.train import patch_features
+
+    images, labels = bars(200, np.random.default_rng(0))
+    settings = PatchParams(centroids=32, grid=2, dims=16)
+    features = patch_features(images, 28, settings, seed=3)
+    assert features.shape == (200, 16) and features.dtype == np.float32
+    np.testing.assert_array_equal(features, patch_features(images, 28, settings, seed=3))  # a seed's bytes
+
+    def neighbours_alike(points):
+        nearest = NearestNeighbors(n_neighbors=6).fit(points).kneighbors(points, return_distance=False)[:, 1:]
+        return np.mean(labels[nearest] == labels[:, None])
+
+    # bars of one orientation rarely overlap in pixels; their edges' orientation is what the patches see
+    assert neighbours_alike(images) < 0.6
+    assert neighbours_alike(features) > 0.95
+
+
+def test_patch_features_refuse_settings_the_images_cannot_meet():
+    from pipeline.fewlabel.propagation import PatchParams
+    from pipeline.fewlabel.propagation.train import patch_features
+
+    small = np.random.default_rng(0).random((40, 100), np.float32)  # 40 images of 10 x 10 pixels
+    with pytest.raises(
+        ConfigError, match="5-pixel patches of 10-pixel images leave 6 positions per row, fewer than grid 8"
+    ):
+        patch_features(small, 10, PatchParams(grid=8), seed=0)
+    with pytest.raises(ConfigError, match="patches.dims: got 50, must be at most the 36 features and images there are"):
+        patch_features(small, 10, PatchParams(centroids=4), seed=0)
+
+
+def test_a_patch_graph_of_images_that_are_not_square_is_refused():
+    from pipeline.fewlabel.common import Problem
+
+    rows = np.random.default_rng(0).random((30, 50), np.float32)
+    problem = Problem(
+        layers={"l1": LayerParams(input="pixels", units=4)},
+        weights={},
+        pool=rows,
+        labelled_rows=np.arange(10),
+        labels=np.arange(10) % 2,
+        test=(rows, np.arange(30) % 2),
+        class_count=2,
+        seed=0,
+        pool_seed=1,
+    )
+    chosen = recipe("propagation")
+    with pytest.raises(ConfigError, match="graph: patches needs square images, got 50 pixels; use codings"):
+        chosen.train().train(problem, chosen.params(), pretrained=False)
 
 
 def test_flip_shift_gives_each_image_a_mirrored_or_shifted_copy_of_itself():

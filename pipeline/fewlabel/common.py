@@ -26,7 +26,8 @@ class Problem:
     labels: np.ndarray
     test: tuple[np.ndarray, np.ndarray]
     class_count: int
-    seed: int
+    seed: int  # this draw's
+    pool_seed: int  # what a recipe learns from the unlabelled pool alone: the same for every draw
     pool_labels: np.ndarray | None = None
     validation: tuple[np.ndarray, np.ndarray] | None = None  # only when classify.use_validation_labels
 
@@ -46,7 +47,8 @@ class Problem:
 
 
 def draw_seed(seed: int, draw: int) -> int:
-    """The seed of the classifiers trained on labelled draw ``draw``: each draw its own, all from params.seed."""
+    """The seed of the classifiers trained on labelled draw ``draw``: each draw its own, all from params.seed.
+    Draws count from 1; draw 0 seeds what is learnt from the unlabelled pool alone."""
     return int(np.random.SeedSequence([seed, draw]).generate_state(1)[0] >> 1)
 
 

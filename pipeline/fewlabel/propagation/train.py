@@ -1,8 +1,11 @@
-"""Label propagation on the encoder's codings, then the encoder + head trained on the propagated labels.
+"""Label propagation over a graph of every training image, then the encoder + head trained on the propagated labels.
 
-As in Iscen et al. (CVPR 2019), the encoder + head first learns from the labelled images alone, so that its
-codings group images by class. A k-nearest-neighbour graph then joins every training image to those whose
-codings are closest, and the labelled few spread over it by Poisson learning (Calder et al., ICML 2020: it
+A k-nearest-neighbour graph joins every training image to those that look closest. By default closeness is
+measured on single-layer k-means features (Coates, Lee & Ng, AISTATS 2011), learnt from the unlabelled images
+alone: they respond to local strokes and edges wherever they sit in a region of the image, so images of one
+class are closer than in pixels or in the stacked encoder's codings. With ``graph: codings`` the graph is built,
+as in Iscen et al. (CVPR 2019), on the codings of an encoder + head first trained on the labelled images alone.
+The labelled few spread over the graph by Poisson learning (Calder et al., ICML 2020: it
 stays informative at very low label rates, where Laplace learning degenerates) or Laplace learning, both
 from ``graphlearning``, the package of Poisson learning's authors, with class sizes kept at the labelled
 images' class shares. A fresh encoder + head then learns from every training image with its propagated
@@ -13,11 +16,113 @@ saw, test images included.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from pipeline.errors import ConfigError
 from pipeline.fewlabel.common import Problem, scores
-from pipeline.fewlabel.propagation import Params
+from pipeline.fewlabel.propagation import Params, PatchParams
+
+PATCH_SAMPLE_IMAGES = 4000  # images whose patches k-means learns from ...
+PATCH_SAMPLES = 200_000  # ... and how many of their patches: more changes the centroids little and costs time
+CONTRAST_FLOOR = 0.01  # added to a patch's pixel variance (pixels in [0, 1]): flat patches stay flat
+WHITENING_FLOOR = 0.1  # added to the patch covariance's eigenvalues before whitening (Coates et al.'s value)
+
+
+def patch_features(images: np.ndarray, side: int, settings: PatchParams, seed: int) -> np.ndarray:
+    """Each square image's single-layer k-means features, PCA-whitened to ``settings.dims`` columns.
+
+    Patches are normalised for brightness and contrast and ZCA-whitened; k-means finds ``centroids`` of them.
+    An image's feature for a centroid and region is its "triangle" activation (how much nearer than average
+    that centroid is to each patch) summed over the region: robust to small shifts, which is what makes
+    neighbours in this space share a class more often than neighbours in pixels. Only ``images`` are used:
+    no labels. Deterministic for a ``seed``.
+    """
+    import tensorflow as tf
+    from numpy.lib.stride_tricks import sliding_window_view
+    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.decomposition import PCA
+
+    size, count = settings.size, settings.centroids
+    positions = side - size + 1
+    if positions < settings.grid:
+        raise ConfigError(
+            f"classify.propagation.patches: {size}-pixel patches of {side}-pixel images leave {positions} positions "
+            f"per row, fewer than grid {settings.grid}; lower size or grid"
+        )
+    if settings.dims > min(len(images), count * settings.grid**2):
+        raise ConfigError(
+            f"classify.propagation.patches.dims: got {settings.dims}, must be at most the "
+            f"{min(len(images), count * settings.grid**2)} features and images there are"
+        )
+    rng = np.random.default_rng(seed)
+    sampled = images[rng.choice(len(images), min(len(images), PATCH_SAMPLE_IMAGES), replace=False)]
+    patches = sliding_window_view(sampled.reshape(-1, side, side), (size, size), axis=(1, 2)).reshape(-1, size * size)
+    patches = patches[rng.choice(len(patches), min(len(patches), PATCH_SAMPLES), replace=False)]
+    patches = patches - patches.mean(axis=1, keepdims=True)
+    patches = patches / np.sqrt(patches.var(axis=1, keepdims=True) + CONTRAST_FLOOR)
+    mean = patches.mean(axis=0)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(patches - mean, rowvar=False))
+    zca = eigenvectors @ np.diag(1 / np.sqrt(eigenvalues + WHITENING_FLOOR)) @ eigenvectors.T
+    if count > len(patches):
+        raise ConfigError(
+            f"classify.propagation.patches.centroids: got {count}, must be at most the {len(patches)} patches there are"
+        )
+    centroids = (
+        MiniBatchKMeans(count, random_state=seed % 2**32, batch_size=4096, n_init=3)
+        .fit((patches - mean) @ zca)
+        .cluster_centers_
+    )
+    # One convolution gives every patch's whitened dot products with the centroids and its whitened coordinates
+    # (for its norm), both as linear maps of the raw patch, corrected for the patch's mean and contrast.
+    maps = np.concatenate([zca @ centroids.T, zca], axis=1).astype(np.float32)
+    kernel = tf.constant(maps.reshape(size, size, 1, -1))
+    kernel_sums, mean_terms = tf.constant(maps.sum(axis=0)), tf.constant((mean @ maps).astype(np.float32))
+    centroid_norms = tf.constant((centroids**2).sum(axis=1).astype(np.float32))
+    bounds = [(part[0], part[-1] + 1) for part in np.array_split(np.arange(positions), settings.grid)]
+
+    @tf.function(jit_compile=True)
+    def pooled_activations(batch):
+        x = tf.reshape(batch, (-1, side, side, 1))
+        local_mean = tf.nn.avg_pool2d(x, size, 1, "VALID")
+        local_variance = tf.nn.relu(tf.nn.avg_pool2d(x * x, size, 1, "VALID") - local_mean**2)
+        projections = (tf.nn.conv2d(x, kernel, 1, "VALID") - local_mean * kernel_sums) / tf.sqrt(
+            local_variance + CONTRAST_FLOOR
+        ) - mean_terms
+        dots, whitened = projections[..., :count], projections[..., count:]
+        squared = tf.reduce_sum(whitened**2, axis=-1, keepdims=True) - 2 * dots + centroid_norms
+        distances = tf.sqrt(tf.nn.relu(squared))
+        active = tf.nn.relu(tf.reduce_mean(distances, axis=-1, keepdims=True) - distances)
+        return tf.concat(
+            [
+                tf.reduce_sum(active[:, top:bottom, left:right], axis=(1, 2))
+                for top, bottom in bounds
+                for left, right in bounds
+            ],
+            axis=-1,
+        )
+
+    features = np.concatenate(
+        [
+            pooled_activations(tf.constant(images[start : start + 1000], tf.float32)).numpy()
+            for start in range(0, len(images), 1000)
+        ]
+    )
+    features = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-6)
+    return PCA(settings.dims, whiten=True, random_state=seed % 2**32).fit_transform(features).astype(np.float32)
+
+
+_PATCH_GRAPHS: dict[tuple, object] = {}  # every draw of a stage shares its pool, and so its patch graph
+
+
+def patch_graph(images: np.ndarray, side: int, params: Params, seed: int):
+    """The kNN graph of the images' patch features, built once per process for a pool, its settings and seed."""
+    key = (hashlib.sha256(np.ascontiguousarray(images)).hexdigest(), side, params.patches, params.neighbours, seed)
+    if key not in _PATCH_GRAPHS:
+        _PATCH_GRAPHS.clear()  # one pool at a time: a graph of 60,000 images holds about 10 MB
+        _PATCH_GRAPHS[key] = knn_graph(patch_features(images, side, params.patches, seed), params.neighbours)
+    return _PATCH_GRAPHS[key]
 
 
 def knn_graph(codings: np.ndarray, neighbours: int):
@@ -126,31 +231,39 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         )
 
     side = int(round(problem.pool.shape[1] ** 0.5))
-
-    # 1. The labelled images alone shape the codings the graph is built on (Iscen et al., CVPR 2019).
-    # (Mirroring and shifting them here too scored lower on the validation split.)
-    warm = start()
-    fit(
-        warm,
-        *problem.labelled,
-        epochs=params.warmup_epochs,
-        batch_size=params.warmup_batch_size,
-        learning_rate=params.learning_rate,
-        loss="sparse_categorical_crossentropy",
-        history=False,  # only the final weights count
-        reuse_compiled=True,  # every draw trains this architecture
-    )
-    top = warm.get_layer(f"{list(problem.layers)[-1]}_encoder")
+    square = side * side == problem.pool.shape[1]
     pool = problem.whole_pool()  # the graph links every training image: all of them at once
-    codings = keras.Model(warm.inputs, top.output).predict(pool, batch_size=1024, verbose=0)
-    # 2. Labels spread over the graph of every training image's codings.
-    propagated = propagate(
-        knn_graph(codings, params.neighbours), problem.labelled_rows, problem.labels, problem.class_count, params.method
-    )
+
+    # 1. The graph: of the images' patch features, or of the codings the labelled images alone shaped.
+    if params.graph == "patches":
+        if not square:
+            raise ConfigError(
+                f"classify.propagation.graph: patches needs square images, got {problem.pool.shape[1]} pixels; "
+                "use codings"
+            )
+        graph = patch_graph(pool, side, params, problem.pool_seed)
+    else:
+        # (Mirroring and shifting the labelled images here too scored lower on the validation split.)
+        warm = start()
+        fit(
+            warm,
+            *problem.labelled,
+            epochs=params.warmup_epochs,
+            batch_size=params.warmup_batch_size,
+            learning_rate=params.learning_rate,
+            loss="sparse_categorical_crossentropy",
+            history=False,  # only the final weights count
+            reuse_compiled=True,  # every draw trains this architecture
+        )
+        top = warm.get_layer(f"{list(problem.layers)[-1]}_encoder")
+        codings = keras.Model(warm.inputs, top.output).predict(pool, batch_size=1024, verbose=0)
+        graph = knn_graph(codings, params.neighbours)
+    # 2. Labels spread over it.
+    propagated = propagate(graph, problem.labelled_rows, problem.labels, problem.class_count, params.method)
     # 3. A fresh encoder + head learns from them, the true labels kept where known.
     x, y = training_set(pool, propagated, problem.labelled_rows, problem.labels, params.labelled_share)
     model = start()
-    augment = flip_shift(side, params.flip, params.shift_pixels) if side * side == x.shape[1] else None
+    augment = flip_shift(side, params.flip, params.shift_pixels) if square else None
     fit(
         model,
         x,
