@@ -94,7 +94,7 @@ def test_poisson_learning_recovers_labels_on_a_toy_graph():
         propagate(knn_graph(points, 10), rows[:2], labels[rows[:2]], 3)
     far, far_labels = make_blobs(n_samples=60, centers=[(0, 0), (100, 0)], cluster_std=1.0, random_state=0)
     only_first = np.flatnonzero(far_labels == 0)[:2]
-    with pytest.raises(ConfigError, match="graph of the 60 codings falls apart into 2 parts, 1 without any labelled"):
+    with pytest.raises(ConfigError, match="graph of the 60 images falls apart into 2 parts, 1 without any labelled"):
         propagate(knn_graph(far, 3), only_first, np.array([0, 1]), 2)
 
 

@@ -33,7 +33,7 @@ class Params(Strict):
 
     graph: Literal["patches", "codings"] = "patches"  # patch features of the images, or the warm-up's codings
     patches: PatchParams = PatchParams()
-    method: Literal["poisson", "laplace"] = "poisson"
+    method: Literal["poisson", "laplace"] = "laplace"
     neighbours: Annotated[int, Field(ge=2, le=100)] = 10
     warmup_epochs: PositiveInt = 50  # the warm-up trains only for graph: codings
     warmup_batch_size: PositiveInt = 32
