@@ -40,6 +40,6 @@ class Params(Strict):
     epochs: PositiveInt = 20
     batch_size: PositiveInt = 128
     learning_rate: LearningRate = 1e-3
-    labelled_share: Annotated[float, Field(gt=0, lt=1)] = 0.333  # of each epoch of the second training
+    labelled_share: Annotated[float, Field(gt=0, lt=1)] = 0.333  # of each epoch of the training on propagated labels
     flip: bool = True  # mirror images left-right while training on propagated labels (not for digits or text)
     shift_pixels: Annotated[int, Field(ge=0, le=8)] = 2  # and shift them by up to this many pixels

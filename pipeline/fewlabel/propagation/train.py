@@ -61,15 +61,15 @@ def patch_features(images: np.ndarray, side: int, settings: PatchParams, seed: i
     sampled = images[rng.choice(len(images), min(len(images), PATCH_SAMPLE_IMAGES), replace=False)]
     patches = sliding_window_view(sampled.reshape(-1, side, side), (size, size), axis=(1, 2)).reshape(-1, size * size)
     patches = patches[rng.choice(len(patches), min(len(patches), PATCH_SAMPLES), replace=False)]
+    if count > len(patches):
+        raise ConfigError(
+            f"classify.propagation.patches.centroids: got {count}, must be at most the {len(patches)} patches there are"
+        )
     patches = patches - patches.mean(axis=1, keepdims=True)
     patches = patches / np.sqrt(patches.var(axis=1, keepdims=True) + CONTRAST_FLOOR)
     mean = patches.mean(axis=0)
     eigenvalues, eigenvectors = np.linalg.eigh(np.cov(patches - mean, rowvar=False))
     zca = eigenvectors @ np.diag(1 / np.sqrt(eigenvalues + WHITENING_FLOOR)) @ eigenvectors.T
-    if count > len(patches):
-        raise ConfigError(
-            f"classify.propagation.patches.centroids: got {count}, must be at most the {len(patches)} patches there are"
-        )
     centroids = (
         MiniBatchKMeans(count, random_state=seed % 2**32, batch_size=4096, n_init=3)
         .fit((patches - mean) @ zca)
