@@ -36,7 +36,7 @@ def semi_supervised_predictions(strategy, labelled_batch: int) -> dict:
     from pipeline.config import LayerParams
     from pipeline.fewlabel.autoencoder import Params
     from pipeline.fewlabel.autoencoder.train import fit_semi_supervised
-    from pipeline.fewlabel.common import Problem, accuracy
+    from pipeline.fewlabel.common import Problem, accuracy, network_answers
 
     rows, labels = data(with_labels=True)
     known = np.concatenate([np.flatnonzero(labels == label)[:10] for label in range(8)])
@@ -58,7 +58,10 @@ def semi_supervised_predictions(strategy, labelled_batch: int) -> dict:
     settings = Params(steps=200, labelled_batch=labelled_batch, unlabelled_batch=63, learning_rate=0.01)
     with strategy.scope():
         model = fit_semi_supervised(problem, settings, pretrained=False)
-    return {"predictions": model.predict(rows[-256:], verbose=0).tolist(), "accuracy": accuracy(model, *problem.test)}
+    return {
+        "predictions": model.predict(rows[-256:], verbose=0).tolist(),
+        "accuracy": accuracy(network_answers(model), *problem.test),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -132,6 +132,29 @@ def separable():
     )
 
 
+def separable_problem(separable):
+    """The tiny separable problem with 3 labels per class, the generators seeded."""
+    from pipeline.fewlabel.common import Problem
+    from pipeline.training import make_deterministic
+
+    layers, weights, pixels, data = separable
+    labels = data["train_labels"].astype(np.int64)
+    rows = np.concatenate([np.flatnonzero(labels == label)[:3] for label in range(10)])  # 30 labels
+    make_deterministic(0)
+    return Problem(
+        layers=layers,
+        weights=weights,
+        pool=pixels["train"],
+        labelled_rows=rows,
+        labels=labels[rows],
+        test=(pixels["test"], data["test_labels"].astype(np.int64)),
+        class_count=10,
+        seed=0,
+        pool_seed=1,
+        pool_labels=labels,
+    )
+
+
 @pytest.mark.parametrize(
     "name, settings",
     [
@@ -158,31 +181,40 @@ def separable():
 )
 @pytest.mark.parametrize("pretrained", [True, False])
 def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, settings, pretrained):
-    from pipeline.fewlabel.common import Problem
-    from pipeline.training import make_deterministic
-
-    layers, weights, pixels, data = separable
-    labels = data["train_labels"].astype(np.int64)
-    rows = np.concatenate([np.flatnonzero(labels == label)[:3] for label in range(10)])  # 30 labels
-    make_deterministic(0)
-    problem = Problem(
-        layers=layers,
-        weights=weights,
-        pool=pixels["train"],
-        labelled_rows=rows,
-        labels=labels[rows],
-        test=(pixels["test"], data["test_labels"].astype(np.int64)),
-        class_count=10,
-        seed=0,
-        pool_seed=1,
-        pool_labels=labels,
-    )
+    problem = separable_problem(separable)
     chosen = recipe(name)
     metrics = chosen.train().train(problem, chosen.params(**settings), pretrained=pretrained)
     assert metrics["test_accuracy"] > 0.4, metrics  # chance is 0.1
     assert metrics["labels_seen"] == 30
     if name == "propagation":
         assert metrics["propagated_label_accuracy"] > 0.5
+        assert metrics["network_test_accuracy"] > 0.4
+
+
+def test_propagation_without_the_vote_answers_with_the_network_alone(separable):
+    problem = separable_problem(separable)
+    chosen = recipe("propagation")
+    settings = {"patches": {"centroids": 50, "dims": 20}, "epochs": 2, "batch_size": 32, "flip": False}
+    metrics = chosen.train().train(problem, chosen.params(**settings, vote_weight=0), pretrained=True)
+    assert metrics["test_accuracy"] == metrics["network_test_accuracy"]
+
+
+def test_the_vote_carries_the_graphs_labels_to_new_points_and_blends_with_the_network():
+    from sklearn.datasets import make_blobs
+
+    from pipeline.fewlabel.propagation.train import Graph, blend, neighbour_vote
+
+    centres = [(0, 0), (8, 0), (0, 8)]
+    points, labels = make_blobs(n_samples=600, centers=centres, cluster_std=1.0, random_state=0)
+    new_points, new_labels = make_blobs(n_samples=90, centers=centres, cluster_std=1.0, random_state=1)
+    graph = Graph(None, points[:, ::-1], featurise=lambda images: images[:, ::-1])  # features: the points mirrored
+    vote = neighbour_vote(graph, labels, class_count=4, neighbours=10)(new_points)
+    assert vote.shape == (90, 4) and np.allclose(vote.sum(axis=1), 1) and not vote[:, 3].any()  # no class 3 there
+    assert np.mean(np.argmax(vote, axis=1) == new_labels) > 0.95
+    network = np.tile(np.eye(4, dtype=np.float32)[3], (90, 1))  # a network sure of the absent class
+    blended = blend(lambda images: network, lambda images: vote, vote_weight=0.75)(new_points)
+    np.testing.assert_allclose(blended, 0.25 * network + 0.75 * vote)
+    assert np.mean(np.argmax(blended, axis=1) == new_labels) > 0.95  # a vote of 3/4 outweighs it
 
 
 def bars(count: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -200,34 +232,39 @@ def test_patch_features_join_images_of_a_class_that_pixels_keep_apart():
     from sklearn.neighbors import NearestNeighbors
 
     from pipeline.fewlabel.propagation import PatchParams
-    from pipeline.fewlabel.propagation.train import patch_features
+    from pipeline.fewlabel.propagation.train import fit_patch_features
 
     images, labels = bars(200, np.random.default_rng(0))
     settings = PatchParams(centroids=32, grid=2, dims=16)
-    features = patch_features(images, 28, settings, seed=3)
+    features, featurise = fit_patch_features(images, 28, settings, seed=3)
     assert features.shape == (200, 16) and features.dtype == np.float32
-    np.testing.assert_array_equal(features, patch_features(images, 28, settings, seed=3))  # a seed's bytes
+    np.testing.assert_array_equal(features, fit_patch_features(images, 28, settings, seed=3)[0])  # a seed's bytes
+    np.testing.assert_allclose(featurise(images[:50]), features[:50], atol=1e-5)
 
-    def neighbours_alike(points):
-        nearest = NearestNeighbors(n_neighbors=6).fit(points).kneighbors(points, return_distance=False)[:, 1:]
-        return np.mean(labels[nearest] == labels[:, None])
+    def neighbours_alike(points, queries=None, query_labels=labels, skip=1):
+        found = NearestNeighbors(n_neighbors=5 + skip).fit(points)
+        nearest = found.kneighbors(points if queries is None else queries, return_distance=False)[:, skip:]
+        return np.mean(labels[nearest] == query_labels[:, None])
 
     # bars of one orientation rarely overlap in pixels; their edges' orientation is what the patches see
     assert neighbours_alike(images) < 0.6
     assert neighbours_alike(features) > 0.95
+    # and new bars, never seen by k-means or the whitening, find bars of their own orientation
+    new_images, new_labels = bars(100, np.random.default_rng(1))
+    assert neighbours_alike(features, featurise(new_images), new_labels, skip=0) > 0.95
 
 
 def test_patch_features_refuse_settings_the_images_cannot_meet():
     from pipeline.fewlabel.propagation import PatchParams
-    from pipeline.fewlabel.propagation.train import patch_features
+    from pipeline.fewlabel.propagation.train import fit_patch_features
 
     small = np.random.default_rng(0).random((40, 100), np.float32)  # 40 images of 10 x 10 pixels
     with pytest.raises(
         ConfigError, match="5-pixel patches of 10-pixel images leave 6 positions per row, fewer than grid 8"
     ):
-        patch_features(small, 10, PatchParams(grid=8), seed=0)
+        fit_patch_features(small, 10, PatchParams(grid=8), seed=0)
     with pytest.raises(ConfigError, match="patches.dims: got 50, must be at most the 36 features and images there are"):
-        patch_features(small, 10, PatchParams(centroids=4), seed=0)
+        fit_patch_features(small, 10, PatchParams(centroids=4), seed=0)
 
 
 def test_a_patch_graph_of_images_that_are_not_square_is_refused():

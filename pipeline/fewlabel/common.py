@@ -3,6 +3,7 @@ training and the scores every recipe reports."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,18 +86,25 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
     return scores(model, problem, saw_validation_labels=problem.validation is not None)
 
 
-def accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
-    """Share of right answers, rounded to float32 as Keras's accuracy metric reports it (``model.evaluate`` fails
-    under MultiWorkerMirroredStrategy in Keras 3.15; ``predict`` works under every strategy)."""
-    right = np.argmax(model.predict(images, batch_size=1024, verbose=0), axis=-1) == labels
+def network_answers(model) -> Callable[[np.ndarray], np.ndarray]:
+    """The network's class probabilities for images, in batches of 1,024 (``model.evaluate`` fails under
+    MultiWorkerMirroredStrategy in Keras 3.15; ``predict`` works under every strategy)."""
+    return lambda images: model.predict(images, batch_size=1024, verbose=0)
+
+
+def accuracy(answers: Callable[[np.ndarray], np.ndarray], images: np.ndarray, labels: np.ndarray) -> float:
+    """Share of right answers (the most probable class), rounded to float32 as Keras's accuracy metric reports it."""
+    right = np.argmax(answers(images), axis=-1) == labels
     return float(np.float32(np.count_nonzero(right)) / np.float32(len(labels)))
 
 
-def scores(model, problem: Problem, saw_validation_labels: bool = False) -> dict[str, float]:
-    """Test accuracy, and the accuracy on the labelled images with the weights kept."""
+def scores(model, problem: Problem, saw_validation_labels: bool = False, answers=None) -> dict[str, float]:
+    """Test accuracy, and the accuracy on the labelled images with the weights kept; of ``answers`` (class
+    probabilities for images) where a recipe's final answer is more than ``model``'s."""
+    answers = answers or network_answers(model)
     return {
-        "test_accuracy": accuracy(model, *problem.test),
-        "train_accuracy": accuracy(model, *problem.labelled),
+        "test_accuracy": accuracy(answers, *problem.test),
+        "train_accuracy": accuracy(answers, *problem.labelled),
         "labels_seen": int(len(problem.labels) + (len(problem.validation[1]) if saw_validation_labels else 0)),
         "trainable_parameters": int(sum(np.prod(weight.shape) for weight in model.trainable_weights)),
     }

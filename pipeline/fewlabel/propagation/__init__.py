@@ -10,9 +10,10 @@ from pipeline.schema import LearningRate, PositiveInt, Strict
 TITLE = "label propagation, then encoder + head"
 SUMMARY = (
     "*label propagation* (the labels spread over a nearest-neighbour graph of every training image, by Poisson or "
-    "Laplace learning as `classify.propagation.method` says, then the encoder and head learn from them; the graph "
-    "joins images whose k-means patch features, learnt from the unlabelled images, are close, or whose codings "
-    "are, as `classify.propagation.graph` says)"
+    "Laplace learning as `classify.propagation.method` says, then the encoder and head learn from them, their "
+    "answer averaged with the vote of the image's nearest training images; the graph joins images whose k-means "
+    "patch features, learnt from the unlabelled images, are close, or whose codings are, as "
+    "`classify.propagation.graph` says)"
 )
 ORDER = 4
 
@@ -29,7 +30,7 @@ class PatchParams(Strict):
 class Params(Strict):
     """Labels spread over a kNN graph of every training image (of their patch features, or of the codings of an
     encoder + head first trained on the labelled images); then encoder + head trained on the labelled and the
-    propagated labels."""
+    propagated labels; its answer averaged with the nearest training images' vote."""
 
     graph: Literal["patches", "codings"] = "patches"  # patch features of the images, or the warm-up's codings
     patches: PatchParams = PatchParams()
@@ -41,5 +42,6 @@ class Params(Strict):
     batch_size: PositiveInt = 128
     learning_rate: LearningRate = 1e-3
     labelled_share: Annotated[float, Field(gt=0, lt=1)] = 0.333  # of each epoch of the training on propagated labels
+    vote_weight: Annotated[float, Field(ge=0, le=1)] = 0.5  # of the final answer: nearest training images' vote
     flip: bool = True  # mirror images left-right while training on propagated labels (not for digits or text)
     shift_pixels: Annotated[int, Field(ge=0, le=8)] = 2  # and shift them by up to this many pixels

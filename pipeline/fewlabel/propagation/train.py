@@ -11,18 +11,22 @@ on a poor graph), both from ``graphlearning``, the package of Poisson learning's
 at the labelled images' class shares. On the patch graph, Laplace learning scored as well as Poisson learning
 at 100 labels and better at 1,000 on the validation split. A fresh encoder + head then learns from every
 training image with its propagated label (the labelled images with their true labels, repeated so they make up
-a third of each epoch), mirrored and shifted at random, so the final model is an ordinary network that
-classifies images it never saw, test images included.
+a third of each epoch), mirrored and shifted at random. Its answer is averaged with the graph's own, carried to
+new images by a vote of their nearest training images: the network ends up below the propagated labels it learns
+from, and the two err differently. The final model is thus a network and the training images' features and
+labels; it classifies images it never saw, test images included.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from pipeline.errors import ConfigError
-from pipeline.fewlabel.common import Problem, scores
+from pipeline.fewlabel.common import Problem, accuracy, network_answers, scores
 from pipeline.fewlabel.propagation import Params, PatchParams
 
 PATCH_SAMPLE_IMAGES = 4000  # images whose patches k-means learns from ...
@@ -31,14 +35,17 @@ CONTRAST_FLOOR = 0.01  # added to a patch's pixel variance (pixels in [0, 1]): f
 WHITENING_FLOOR = 0.1  # added to the patch covariance's eigenvalues before whitening (Coates et al.'s value)
 
 
-def patch_features(images: np.ndarray, side: int, settings: PatchParams, seed: int) -> np.ndarray:
-    """Each square image's single-layer k-means features, PCA-whitened to ``settings.dims`` columns.
+def fit_patch_features(
+    images: np.ndarray, side: int, settings: PatchParams, seed: int
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Each square image's single-layer k-means features, PCA-whitened to ``settings.dims`` columns, and the map
+    that gives any other images the same features.
 
     Patches are normalised for brightness and contrast and ZCA-whitened; k-means finds ``centroids`` of them.
     An image's feature for a centroid and region is its "triangle" activation (how much nearer than average
     that centroid is to each patch) summed over the region: robust to small shifts, which is what makes
     neighbours in this space share a class more often than neighbours in pixels. Only ``images`` are used:
-    no labels. Deterministic for a ``seed``.
+    no labels: the map learns nothing from the images it is later applied to. Deterministic for a ``seed``.
     """
     import tensorflow as tf
     from numpy.lib.stride_tricks import sliding_window_view
@@ -104,25 +111,43 @@ def patch_features(images: np.ndarray, side: int, settings: PatchParams, seed: i
             axis=-1,
         )
 
-    features = np.concatenate(
-        [
-            pooled_activations(tf.constant(images[start : start + 1000], tf.float32)).numpy()
-            for start in range(0, len(images), 1000)
-        ]
-    )
-    features = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-6)
-    return PCA(settings.dims, whiten=True, random_state=seed % 2**32).fit_transform(features).astype(np.float32)
+    def pooled(batch_of_images: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [
+                pooled_activations(tf.constant(batch_of_images[start : start + 1000], tf.float32)).numpy()
+                for start in range(0, len(batch_of_images), 1000)
+            ]
+        )
+
+    features = pooled(images)
+    centre, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+    whitening = PCA(settings.dims, whiten=True, random_state=seed % 2**32).fit((features - centre) / scale)
+
+    def featurise(new_images: np.ndarray) -> np.ndarray:
+        return whitening.transform((pooled(new_images) - centre) / scale).astype(np.float32)
+
+    return whitening.transform((features - centre) / scale).astype(np.float32), featurise
 
 
-_PATCH_GRAPHS: dict[tuple, object] = {}  # every draw of a stage shares its pool, and so its patch graph
+class Graph(NamedTuple):
+    """The kNN graph of every training image, the features it measured closeness on, and the map that gives
+    other images those features (so that new images can find their nearest training images)."""
+
+    weights: object  # scipy sparse, symmetric
+    features: np.ndarray
+    featurise: Callable[[np.ndarray], np.ndarray]
 
 
-def patch_graph(images: np.ndarray, side: int, params: Params, seed: int):
+_PATCH_GRAPHS: dict[tuple, Graph] = {}  # every draw of a stage shares its pool, and so its patch graph
+
+
+def patch_graph(images: np.ndarray, side: int, params: Params, seed: int) -> Graph:
     """The kNN graph of the images' patch features, built once per process for a pool, its settings and seed."""
     key = (hashlib.sha256(np.ascontiguousarray(images)).hexdigest(), side, params.patches, params.neighbours, seed)
     if key not in _PATCH_GRAPHS:
         _PATCH_GRAPHS.clear()  # one pool at a time: a graph of 60,000 images holds about 10 MB
-        _PATCH_GRAPHS[key] = knn_graph(patch_features(images, side, params.patches, seed), params.neighbours)
+        features, featurise = fit_patch_features(images, side, params.patches, seed)
+        _PATCH_GRAPHS[key] = Graph(knn_graph(features, params.neighbours), features, featurise)
     return _PATCH_GRAPHS[key]
 
 
@@ -171,13 +196,37 @@ def propagate(graph, rows: np.ndarray, labels: np.ndarray, class_count: int, met
     return predicted
 
 
+def neighbour_vote(
+    graph: Graph, targets: np.ndarray, class_count: int, neighbours: int
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Class probabilities for new images: the shares of the ``targets`` (a label for every training image) among
+    each image's ``neighbours`` nearest training images in the graph's features.
+
+    The graph's own answer carried to images that were not in it (as in Delalleau, Bengio & Le Roux, AISTATS
+    2005, with equal weights): it keeps what the network trained on the propagated labels loses of them.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    nearest = KNeighborsClassifier(neighbours).fit(graph.features, targets)
+
+    def vote(images: np.ndarray) -> np.ndarray:
+        shares = np.zeros((len(images), class_count), np.float32)
+        shares[:, nearest.classes_] = nearest.predict_proba(graph.featurise(images))
+        return shares
+
+    return vote
+
+
+def blend(network: Callable, vote: Callable, vote_weight: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Class probabilities: the ``vote_weight`` share of the vote's, the rest the network's."""
+    return lambda images: (1 - vote_weight) * network(images) + vote_weight * vote(images)
+
+
 def training_set(
-    pool: np.ndarray, propagated: np.ndarray, rows: np.ndarray, labels: np.ndarray, labelled_share: float
+    pool: np.ndarray, targets: np.ndarray, rows: np.ndarray, labels: np.ndarray, labelled_share: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every image with its propagated label, true labels where known, the labelled images repeated so that
-    they make up about ``labelled_share`` of the set: the true labels are not drowned by the propagated ones."""
-    targets = propagated.copy()
-    targets[rows] = labels
+    """Every image with its target (propagated, or true where known), the labelled images repeated so that they
+    make up about ``labelled_share`` of the set: the true labels are not drowned by the propagated ones."""
     repeats = max(1, round(labelled_share * len(pool) / ((1 - labelled_share) * len(rows))))
     return (
         np.concatenate([pool, np.repeat(pool[rows], repeats, axis=0)]),
@@ -261,17 +310,34 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         # (Mirroring and shifting the labelled images here too scored lower on the validation split.)
         warm = start()
         learn(warm, *problem.labelled, params.warmup_epochs, params.warmup_batch_size)
-        top = warm.get_layer(f"{list(problem.layers)[-1]}_encoder")
-        codings = keras.Model(warm.inputs, top.output).predict(pool, batch_size=1024, verbose=0)
-        graph = knn_graph(codings, params.neighbours)
-    # 2. Labels spread over it.
-    propagated = propagate(graph, problem.labelled_rows, problem.labels, problem.class_count, params.method)
-    # 3. A fresh encoder + head learns from them, the true labels kept where known.
-    x, y = training_set(pool, propagated, problem.labelled_rows, problem.labels, params.labelled_share)
+        encoder = network_answers(
+            keras.Model(warm.inputs, warm.get_layer(f"{list(problem.layers)[-1]}_encoder").output)
+        )
+        codings = encoder(pool)
+        graph = Graph(knn_graph(codings, params.neighbours), codings, encoder)
+    # 2. Labels spread over it; the true ones kept where known.
+    propagated = propagate(graph.weights, problem.labelled_rows, problem.labels, problem.class_count, params.method)
+    targets = propagated.copy()
+    targets[problem.labelled_rows] = problem.labels
+    # 3. A fresh encoder + head learns from them.
     model = start()
     augment = flip_shift(side, params.flip, params.shift_pixels) if square else None
-    learn(model, x, y, params.epochs, params.batch_size, augment)
-    metrics = scores(model, problem)
+    learn(
+        model,
+        *training_set(pool, targets, problem.labelled_rows, problem.labels, params.labelled_share),
+        params.epochs,
+        params.batch_size,
+        augment,
+    )
+    # 4. Its answer, averaged with the vote of each image's nearest training images.
+    network = network_answers(model)
+    answers = None  # the network's alone
+    if params.vote_weight:
+        answers = blend(
+            network, neighbour_vote(graph, targets, problem.class_count, params.neighbours), params.vote_weight
+        )
+    metrics = scores(model, problem, answers=answers)
+    metrics["network_test_accuracy"] = accuracy(network, *problem.test)
     if problem.pool_labels is not None:
         metrics["propagated_label_accuracy"] = float(np.mean(propagated == problem.pool_labels))
     return metrics
