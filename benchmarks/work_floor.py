@@ -1,13 +1,13 @@
 """The least time this machine needs for the training that params.yaml asks of pretrain, stack and classify.
 
 Counts the floating-point work of every dense layer that those stages train or apply (a matmul of 2 * inputs *
-units FLOPs per image forward, twice that backward; the nearest-neighbour graph's distances as one matmul; the
-patch features' convolution) and divides it by numpy's float32 matrix-multiply rate measured in the same run.
-Nothing runs faster than sgemm on this CPU, and the count leaves out everything else (activations, the optimizer,
-data feeding, TensorFlow's start, and the chapter, validate, fetch, split, baseline and report stages), so each
-floor is a lower bound on what any implementation of the same params can take. Beside each floor: the stage's
-last measured duration in MLflow, when there is one. A budget in seconds (``--goal``) says whether the params can
-fit it at all.
+units FLOPs per image forward, twice that backward; the nearest-neighbour graph's distances, and the vote's, as
+one matmul each; the patch features' convolution) and divides it by numpy's float32 matrix-multiply rate measured
+in the same run. Nothing runs faster than sgemm on this CPU, and the count leaves out everything else (activations,
+the optimizer, data feeding, TensorFlow's start, and the chapter, validate, fetch, split, baseline and report
+stages), so each floor is a lower bound on what any implementation of the same params can take. Beside each floor:
+the stage's last measured duration in MLflow, when there is one. A budget in seconds (``--goal``) says whether the
+params can fit it at all.
 
 Usage: python benchmarks/work_floor.py [--goal SECONDS]
 """
@@ -83,7 +83,11 @@ def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, mod
                 + applying_flops(encoder, pool)
                 + 2.0 * pool * pool * models["coding_width"]
             )
-        return graph + training_flops(whole, settings.epochs * len(second)) + scoring
+        vote = 0.0
+        if settings.vote_weight:  # the scored images' distances to every training image, in the graph's features
+            width = settings.patches.dims if settings.graph == "patches" else models["coding_width"]
+            vote = 2.0 * (test + budget) * pool * width
+        return graph + training_flops(whole, settings.epochs * len(second)) + scoring + vote
     raise ValueError(f"work_floor: no count for recipe '{recipe}'")
 
 
