@@ -310,11 +310,13 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         # (Mirroring and shifting the labelled images here too scored lower on the validation split.)
         warm = start()
         learn(warm, *problem.labelled, params.warmup_epochs, params.warmup_batch_size)
-        encoder = network_answers(
-            keras.Model(warm.inputs, warm.get_layer(f"{list(problem.layers)[-1]}_encoder").output)
-        )
-        codings = encoder(pool)
-        graph = Graph(knn_graph(codings, params.neighbours), codings, encoder)
+        encoder = keras.Model(warm.inputs, warm.get_layer(f"{list(problem.layers)[-1]}_encoder").output)
+
+        def encode(images: np.ndarray) -> np.ndarray:
+            return encoder.predict(images, batch_size=1024, verbose=0)
+
+        codings = encode(pool)
+        graph = Graph(knn_graph(codings, params.neighbours), codings, encode)
     # 2. Labels spread over it; the true ones kept where known.
     propagated = propagate(graph.weights, problem.labelled_rows, problem.labels, problem.class_count, params.method)
     targets = propagated.copy()
