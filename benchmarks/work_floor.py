@@ -2,12 +2,12 @@
 
 Counts the floating-point work of every dense layer that those stages train or apply (a matmul of 2 * inputs *
 units FLOPs per image forward, twice that backward; the nearest-neighbour graph's distances, and the vote's, as
-one matmul each; the patch features' convolution) and divides it by numpy's float32 matrix-multiply rate measured
-in the same run. Nothing runs faster than sgemm on this CPU, and the count leaves out everything else (activations,
-the optimizer, data feeding, TensorFlow's start, and the chapter, validate, fetch, split, baseline and report
-stages), so each floor is a lower bound on what any implementation of the same params can take. Beside each floor:
-the stage's last measured duration in MLflow, when there is one. A budget in seconds (``--goal``) says whether the
-params can fit it at all.
+one matmul each; the patch features' convolution of the training images) and divides it by numpy's float32
+matrix-multiply rate measured in the same run. Nothing runs faster than sgemm on this CPU, and the count leaves out
+everything else (activations, the optimizer, data feeding, TensorFlow's start, and the chapter, validate, fetch,
+split, baseline and report stages), so each floor is a lower bound on what any implementation of the same params
+can take. Beside each floor: the stage's last measured duration in MLflow, when there is one. A budget in seconds
+(``--goal``) says whether the params can fit it at all.
 
 Usage: python benchmarks/work_floor.py [--goal SECONDS]
 """

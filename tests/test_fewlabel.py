@@ -191,12 +191,19 @@ def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, s
         assert metrics["network_test_accuracy"] > 0.4
 
 
-def test_propagation_without_the_vote_answers_with_the_network_alone(separable):
-    problem = separable_problem(separable)
+def test_propagation_answers_with_the_network_without_the_vote_and_with_the_graph_alone_at_full_vote(separable):
     chosen = recipe("propagation")
     settings = {"patches": {"centroids": 50, "dims": 20}, "epochs": 2, "batch_size": 32, "flip": False}
-    metrics = chosen.train().train(problem, chosen.params(**settings, vote_weight=0), pretrained=True)
-    assert metrics["test_accuracy"] == metrics["network_test_accuracy"]
+
+    def run(vote_weight: float, learning_rate: float) -> dict[str, float]:
+        params = chosen.params(**settings, vote_weight=vote_weight, learning_rate=learning_rate)
+        return chosen.train().train(separable_problem(separable), params, pretrained=False)
+
+    alone = run(0, 1e-3)
+    assert alone["test_accuracy"] == alone["network_test_accuracy"]
+    trained, untrained = run(1, 1e-3), run(1, 1e-9)  # networks far apart, one of them near chance
+    assert untrained["network_test_accuracy"] < 0.3 < trained["network_test_accuracy"]
+    assert trained["test_accuracy"] == untrained["test_accuracy"] > 0.9  # the graph's answer, whatever the network
 
 
 def test_the_vote_carries_the_graphs_labels_to_new_points_and_blends_with_the_network():
@@ -207,11 +214,12 @@ def test_the_vote_carries_the_graphs_labels_to_new_points_and_blends_with_the_ne
     centres = [(0, 0), (8, 0), (0, 8)]
     points, labels = make_blobs(n_samples=600, centers=centres, cluster_std=1.0, random_state=0)
     new_points, new_labels = make_blobs(n_samples=90, centers=centres, cluster_std=1.0, random_state=1)
+    labels, new_labels = labels + (labels == 2), new_labels + (new_labels == 2)  # classes 0, 1 and 3: none of 2
     graph = Graph(None, points[:, ::-1], featurise=lambda images: images[:, ::-1])  # features: the points mirrored
     vote = neighbour_vote(graph, labels, class_count=4, neighbours=10)(new_points)
-    assert vote.shape == (90, 4) and np.allclose(vote.sum(axis=1), 1) and not vote[:, 3].any()  # no class 3 there
+    assert vote.shape == (90, 4) and np.allclose(vote.sum(axis=1), 1) and not vote[:, 2].any()  # no class 2 there
     assert np.mean(np.argmax(vote, axis=1) == new_labels) > 0.95
-    network = np.tile(np.eye(4, dtype=np.float32)[3], (90, 1))  # a network sure of the absent class
+    network = np.tile(np.eye(4, dtype=np.float32)[2], (90, 1))  # a network sure of the absent class
     blended = blend(lambda images: network, lambda images: vote, vote_weight=0.75)(new_points)
     np.testing.assert_allclose(blended, 0.25 * network + 0.75 * vote)
     assert np.mean(np.argmax(blended, axis=1) == new_labels) > 0.95  # a vote of 3/4 outweighs it

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from pipeline.schema import LearningRate, PositiveInt, Strict
 
-TITLE = "label propagation, then encoder + head"
+TITLE = "label propagation, then encoder + head with a neighbours' vote"
 SUMMARY = (
     "*label propagation* (the labels spread over a nearest-neighbour graph of every training image, by Poisson or "
     "Laplace learning as `classify.propagation.method` says, then the encoder and head learn from them, their "

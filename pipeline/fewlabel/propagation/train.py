@@ -45,7 +45,7 @@ def fit_patch_features(
     An image's feature for a centroid and region is its "triangle" activation (how much nearer than average
     that centroid is to each patch) summed over the region: robust to small shifts, which is what makes
     neighbours in this space share a class more often than neighbours in pixels. Only ``images`` are used:
-    no labels: the map learns nothing from the images it is later applied to. Deterministic for a ``seed``.
+    no labels: the map learns nothing from the test images it is later applied to. Deterministic for a ``seed``.
     """
     import tensorflow as tf
     from numpy.lib.stride_tricks import sliding_window_view
@@ -331,7 +331,8 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         params.batch_size,
         augment,
     )
-    # 4. Its answer, averaged with the vote of each image's nearest training images.
+    # 4. Its answer, averaged with the vote of each image's nearest training images (a labelled image's
+    # nearest is itself: its training accuracy counts its own vote).
     network = network_answers(model)
     answers = None  # the network's alone
     if params.vote_weight:
