@@ -54,15 +54,17 @@ def dense_models(params, input_dim: int, class_count: int) -> dict:
 
 def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, models: dict) -> float:
     """One classifier of ``recipe`` on one labelled draw, scored on the test images."""
+    from pipeline.fewlabel.common import epochs_for_steps
     from pipeline.fewlabel.propagation.train import training_set
 
     whole, encoder = models["classifier"], models["encoder"]
     head = training_flops(whole, 1) - training_flops(encoder, 1)  # per image, forward and backward
     scoring = applying_flops(whole, test)
+    if recipe in ("supervised", "frozen"):
+        seen = epochs_for_steps(settings.steps, budget, settings.batch_size) * budget
     if recipe == "supervised":
-        return training_flops(whole, settings.epochs * budget) + scoring
+        return training_flops(whole, seen) + scoring
     if recipe == "frozen":
-        seen = settings.epochs * budget
         return applying_flops(encoder, seen) + head * seen + scoring
     if recipe == "autoencoder":
         images = settings.steps * (settings.labelled_batch + settings.unlabelled_batch)

@@ -9,6 +9,7 @@ from pipeline.fewlabel.results import (
     fewlabel_table,
     mean_table,
     plot_columns,
+    pretraining_table,
     spread_table,
     verdicts,
 )
@@ -70,6 +71,7 @@ def main(argv: list[str]) -> None:
         stack=io.read_json(paths.STACK_METRICS),
         accuracy=accuracy_display(means, spreads),
         verdicts=verdicts(accuracies),
+        pretraining=pretraining_table(accuracies),
     )
     report.figures = build_figures(params, means, spreads)
     report.chapter = chapter_sections(params)

@@ -38,7 +38,7 @@ def tiny_params(idx_dir: Path) -> dict:
     # frozen and autoencoder are covered by tests/test_fewlabel.py; two recipes keep the matrix real, the suite short.
     classify = params["classify"]
     classify["recipes"] = ["supervised", "propagation"]
-    classify["supervised"].update(epochs=20, batch_size=16)
+    classify["supervised"].update(steps=60, batch_size=16)
     classify["propagation"].update(neighbours=10, epochs=3, batch_size=32, flip=False)
     classify["propagation"]["patches"].update(centroids=32, dims=16)
     params["baseline"].update(max_iter=200)

@@ -7,7 +7,8 @@ import pytest
 from pipeline.config import LayerParams
 from pipeline.errors import ConfigError
 from pipeline.fewlabel import recipe
-from pipeline.fewlabel.results import BASELINE, fewlabel_table, mean_table, verdicts
+from pipeline.fewlabel.common import epochs_for_steps
+from pipeline.fewlabel.results import BASELINE, fewlabel_table, mean_table, pretraining_table, verdicts
 from pipeline.stats import paired_interval, per_draw, summarise, unpaired_interval, verdict
 
 
@@ -48,6 +49,9 @@ def test_one_draw_gives_no_interval_and_the_report_says_so():
     assert "1 draw)" in sentence and "no interval can be given" in sentence and "beats" not in sentence
     table = fewlabel_table(accuracies)
     assert table["diff_vs_logistic_low"].isna().all() and table["draws"].eq(1).all()
+    assert pretraining_table(accuracies).to_dict("records") == [
+        {"labels": 100, "supervised (encoder + head, labels only)": "+5.0, one draw"}
+    ]
 
 
 def test_fewlabel_table_and_verdicts_over_several_draws():
@@ -78,6 +82,27 @@ def test_fewlabel_table_and_verdicts_over_several_draws():
     [sentence] = verdicts(accuracies)
     assert "beats logistic regression" in sentence and "the pretrained start beats the random start" in sentence
     assert mean_table(accuracies).loc[100, "propagation_random"] == pytest.approx(0.7033, abs=1e-4)
+
+
+def test_what_pretraining_contributes_is_a_verdict_per_recipe_and_budget():
+    baseline = np.array([0.70, 0.71, 0.69, 0.72])
+    accuracies = {
+        budget: {
+            (BASELINE, None): baseline,
+            ("supervised", "pretrained"): baseline + [0.02, 0.01, 0.02, 0.01],
+            ("supervised", "random"): baseline,
+            ("frozen", "pretrained"): baseline + shift,
+            ("frozen", "random"): baseline,
+        }
+        for budget, shift in ((100, [0.01, -0.01, 0.02, -0.02]), (1000, [-0.03, -0.02, -0.03, -0.02]))
+    }
+    table = pretraining_table(accuracies).set_index("labels")
+    supervised, frozen = recipe("supervised").title, recipe("frozen").title
+    assert list(table.columns) == [supervised, frozen]
+    assert table.loc[100, supervised].startswith("+1.5 (+0.6 to +2.4): better")
+    assert table.loc[100, frozen].endswith("within the noise") and table.loc[1000, frozen].endswith("worse")
+    random_only = {100: {key: values for key, values in accuracies[100].items() if key[1] != "pretrained"}}
+    assert pretraining_table(random_only).empty, "no pretrained start: nothing to say"
 
 
 def test_poisson_learning_recovers_labels_on_a_toy_graph():
@@ -158,8 +183,8 @@ def separable_problem(separable):
 @pytest.mark.parametrize(
     "name, settings",
     [
-        ("supervised", {"epochs": 30, "batch_size": 10}),
-        ("frozen", {"epochs": 60, "batch_size": 10, "learning_rate": 0.01}),  # the head alone learns slowly
+        ("supervised", {"steps": 90, "batch_size": 10}),
+        ("frozen", {"steps": 180, "batch_size": 10, "learning_rate": 0.01}),  # the head alone learns slowly
         ("autoencoder", {"steps": 150, "labelled_batch": 10, "unlabelled_batch": 32}),
         (
             "propagation",
@@ -189,6 +214,16 @@ def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, s
     if name == "propagation":
         assert metrics["propagated_label_accuracy"] > 0.5
         assert metrics["network_test_accuracy"] > 0.4
+
+
+def test_training_on_the_labels_makes_as_many_updates_at_every_budget():
+    assert epochs_for_steps(3000, 100, 32) == 750  # 4 batches an epoch
+    assert epochs_for_steps(3000, 3000, 32) == 32  # 94 batches: 3,008 updates
+    assert epochs_for_steps(10, 1000, 32) == 1
+    for count in (1, 31, 32, 33, 1000):
+        batches = -(-count // 32)
+        epochs = epochs_for_steps(500, count, 32)
+        assert (epochs - 1) * batches < 500 <= epochs * batches, count  # the fewest epochs that make 500
 
 
 def test_propagation_answers_with_the_network_without_the_vote_and_with_the_graph_alone_at_full_vote(separable):

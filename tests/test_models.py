@@ -74,7 +74,7 @@ def test_classifier_inits(pixels):
 
     labels = (pixels["train"][:, 0] > np.median(pixels["train"][:, 0])).astype(int)
     test_labels = (pixels["test"][:, 0] > np.median(pixels["train"][:, 0])).astype(int)
-    params = recipe("supervised").params(epochs=30, batch_size=16)
+    params = recipe("supervised").params(steps=390, batch_size=16)
     test = (pixels["test"], test_labels)
     problem = Problem(
         layers=LAYERS,

@@ -159,6 +159,9 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     markdown = (repo / "reports/report.md").read_text()
     assert "idx &lt;b&gt;&amp;amp;" in markdown and "<b>" not in markdown
     assert "## 3. Unsupervised pretraining for classification with few labels" in markdown
+    assert "training images and, to show what the pretraining itself contributes, from a random one. A" in markdown
+    assert not re.search(r"[a-z][.,;][A-Z]", markdown), "no sentence runs into the next"
+    assert re.search(r"^\|\s+50 \|\s+[-+][\d.]+ \([-+][\d.]+ to [-+][\d.]+\): ", markdown, re.M), "pretrained - random"
     assert re.search(r"^\|\s+50 \|\s+[\d.]+ ± [\d.]+ \|", markdown, re.M), "the accuracy table has a row per budget"
     assert " ± " in markdown and "95 % Student-t interval of their paired difference" in markdown
     assert "With 50 labels (2 draws), the best recipe is" in markdown

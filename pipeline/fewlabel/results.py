@@ -128,6 +128,26 @@ def _comparison(first: np.ndarray, second: np.ndarray, second_name: str) -> str:
     }[outcome]
 
 
+def pretraining_table(accuracies: dict) -> pd.DataFrame:
+    """What the pretraining contributes to each recipe: pretrained minus random start in points, per budget, with
+    the interval of that paired difference and its verdict (no columns when the run has not both starts)."""
+    rows = []
+    for budget, methods in accuracies.items():
+        row = {"labels": budget}
+        for (recipe, init), values in methods.items():
+            if init == "pretrained" and (recipe, "random") in methods:
+                mean, low, high = paired_interval(values, methods[(recipe, "random")])
+                outcome = verdict(low, high)
+                row[fewlabel.recipe(recipe).title] = (
+                    f"{_points(mean)}, one draw"
+                    if outcome == "no interval"
+                    else f"{_points(mean)} ({_points(low)} to {_points(high)}): {outcome}"
+                )
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table if len(table.columns) > 1 else pd.DataFrame()
+
+
 def verdicts(accuracies: dict) -> list[str]:
     """Per budget: how the best recipe compares with logistic regression, and with its own random start."""
     sentences = []

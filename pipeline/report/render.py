@@ -168,6 +168,7 @@ class Report:
     stack: dict
     accuracy: pd.DataFrame  # 'mean ± sd' per budget and method
     verdicts: list[str]
+    pretraining: pd.DataFrame  # per budget and recipe: pretrained - random start, its interval and verdict
     figures: dict[str, Figure] = field(default_factory=dict)
     chapter: list[Section] = field(default_factory=list)
 
@@ -177,6 +178,10 @@ class Report:
         summaries = [fewlabel.recipe(name).summary for name in self.params.classify.recipes]
         listed = summaries[0] if len(summaries) == 1 else f"{', '.join(summaries[:-1])} and {summaries[-1]}"
         return f"{'several recipes: ' if len(summaries) > 1 else 'one recipe: '}{listed}"
+
+    @property
+    def confidence(self) -> str:
+        return f"{CONFIDENCE * 100:.0f} %"
 
     @property
     def labels_note(self) -> str:
@@ -199,7 +204,7 @@ class Report:
             "(nested within a draw: the smaller budgets' labels are among the larger ones'); every recipe trains on "
             "each draw with that draw's own seed, the logistic regression on each draw too, and the table gives the "
             "mean and standard deviation of the test accuracy over the draws. A method beats another only when the "
-            f"{CONFIDENCE * 100:.0f} % Student-t interval of their paired difference over the same draws excludes "
+            f"{self.confidence} Student-t interval of their paired difference over the same draws excludes "
             "zero. "
             "The unlabelled images are the training images only (never the test images, which only score "
             "the final models), and the recipes' settings were chosen once, on the validation split, "

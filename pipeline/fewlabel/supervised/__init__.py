@@ -8,6 +8,6 @@ ORDER = 1
 
 
 class Params(Strict):
-    epochs: PositiveInt = 50
+    steps: PositiveInt = 3000  # Adam updates, the same at every budget
     batch_size: PositiveInt = 32
     learning_rate: LearningRate = 1e-3
