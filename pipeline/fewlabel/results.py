@@ -138,7 +138,7 @@ def pretraining_table(accuracies: dict) -> pd.DataFrame:
             if init == "pretrained" and (recipe, "random") in methods:
                 mean, low, high = paired_interval(values, methods[(recipe, "random")])
                 outcome = verdict(low, high)
-                row[fewlabel.recipe(recipe).title] = (
+                row[method_title(recipe)] = (
                     f"{_points(mean)}, one draw"
                     if outcome == "no interval"
                     else f"{_points(mean)} ({_points(low)} to {_points(high)}): {outcome}"
