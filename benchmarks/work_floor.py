@@ -80,8 +80,9 @@ def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, mod
         second, _ = training_set(np.zeros((pool, 1), np.int8), np.zeros(pool, int), rows, rows, settings.labelled_share)
         graph = 0.0  # the patch graph is built once per stage: shared_flops
         if settings.graph == "codings":
+            warmup_seen = epochs_for_steps(settings.warmup_steps, budget, settings.warmup_batch_size) * budget
             graph = (
-                training_flops(whole, settings.warmup_epochs * budget)
+                training_flops(whole, warmup_seen)
                 + applying_flops(encoder, pool)
                 + 2.0 * pool * pool * models["coding_width"]
             )

@@ -195,7 +195,7 @@ def separable_problem(separable):
             {
                 "graph": "codings",
                 "neighbours": 10,
-                "warmup_epochs": 30,
+                "warmup_steps": 90,
                 "warmup_batch_size": 10,
                 "epochs": 5,
                 "batch_size": 32,
@@ -258,6 +258,27 @@ def test_the_vote_carries_the_graphs_labels_to_new_points_and_blends_with_the_ne
     blended = blend(lambda images: network, lambda images: vote, vote_weight=0.75)(new_points)
     np.testing.assert_allclose(blended, 0.25 * network + 0.75 * vote)
     assert np.mean(np.argmax(blended, axis=1) == new_labels) > 0.95  # a vote of 3/4 outweighs it
+
+
+def test_remembered_answers_compute_each_of_the_last_inputs_once():
+    from pipeline.fewlabel.propagation.train import remembered
+
+    calls = []
+
+    def double(images):
+        calls.append(images.sum())
+        return images * 2
+
+    answer = remembered(double, entries=2)
+    test, first, second = np.ones((3, 4)), np.zeros((2, 4)), np.full((2, 4), 5.0)
+    for labelled in (first, second):  # a draw asks for the test images, then for its labelled ones
+        np.testing.assert_array_equal(answer(test), test * 2)
+        np.testing.assert_array_equal(answer(labelled), labelled * 2)
+    assert calls == [12.0, 0.0, 40.0]  # the test images once: the same content is not computed again
+    np.testing.assert_array_equal(answer(second.copy()), second * 2)  # kept by content, not by identity
+    assert len(calls) == 3
+    answer(first)  # it had been pushed out: only the last two inputs are kept
+    assert calls == [12.0, 0.0, 40.0, 0.0]
 
 
 def bars(count: int, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ class Params(Strict):
     patches: PatchParams = PatchParams()
     method: Literal["poisson", "laplace"] = "laplace"
     neighbours: Annotated[int, Field(ge=2, le=100)] = 10
-    warmup_epochs: PositiveInt = 50  # the warm-up trains only for graph: codings
+    warmup_steps: PositiveInt = 3000  # Adam updates of the warm-up, which trains only for graph: codings
     warmup_batch_size: PositiveInt = 32
     epochs: PositiveInt = 20
     batch_size: PositiveInt = 128

@@ -20,13 +20,14 @@ labels; it classifies images it never saw, test images included.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from pipeline.errors import ConfigError
-from pipeline.fewlabel.common import Problem, accuracy, network_answers, scores
+from pipeline.fewlabel.common import Problem, accuracy, epochs_for_steps, network_answers, scores
 from pipeline.fewlabel.propagation import Params, PatchParams
 
 PATCH_SAMPLE_IMAGES = 4000  # images whose patches k-means learns from ...
@@ -129,6 +130,23 @@ def fit_patch_features(
     return whitening.transform((features - centre) / scale).astype(np.float32), featurise
 
 
+def remembered(answer: Callable[[np.ndarray], np.ndarray], entries: int = 2) -> Callable[[np.ndarray], np.ndarray]:
+    """``answer`` that keeps its outputs for the last ``entries`` distinct inputs (by content): every draw asks
+    for the same test images' features, and the network's answers for them twice (blended and alone)."""
+    kept: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def answer_once(images: np.ndarray) -> np.ndarray:
+        key = hashlib.sha256(np.ascontiguousarray(images)).hexdigest()
+        if key not in kept:
+            kept[key] = answer(images)
+            if len(kept) > entries:
+                kept.popitem(last=False)
+        kept.move_to_end(key)
+        return kept[key]
+
+    return answer_once
+
+
 class Graph(NamedTuple):
     """The kNN graph of every training image, the features it measured closeness on, and the map that gives
     other images those features (so that new images can find their nearest training images)."""
@@ -147,7 +165,8 @@ def patch_graph(images: np.ndarray, side: int, params: Params, seed: int) -> Gra
     if key not in _PATCH_GRAPHS:
         _PATCH_GRAPHS.clear()  # one pool at a time: a graph of 60,000 images holds about 10 MB
         features, featurise = fit_patch_features(images, side, params.patches, seed)
-        _PATCH_GRAPHS[key] = Graph(knn_graph(features, params.neighbours), features, featurise)
+        # the test images and one draw's labelled images are featurised for each draw's vote
+        _PATCH_GRAPHS[key] = Graph(knn_graph(features, params.neighbours), features, remembered(featurise))
     return _PATCH_GRAPHS[key]
 
 
@@ -309,7 +328,8 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
     else:
         # (Mirroring and shifting the labelled images here too scored lower on the validation split.)
         warm = start()
-        learn(warm, *problem.labelled, params.warmup_epochs, params.warmup_batch_size)
+        epochs = epochs_for_steps(params.warmup_steps, len(problem.labels), params.warmup_batch_size)
+        learn(warm, *problem.labelled, epochs, params.warmup_batch_size)
         encoder = keras.Model(warm.inputs, warm.get_layer(f"{list(problem.layers)[-1]}_encoder").output)
 
         def encode(images: np.ndarray) -> np.ndarray:
@@ -333,7 +353,7 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
     )
     # 4. Its answer, averaged with the vote of each image's nearest training images (a labelled image's
     # nearest is itself: its training accuracy counts its own vote).
-    network = network_answers(model)
+    network = remembered(network_answers(model))
     answers = None  # the network's alone
     if params.vote_weight:
         answers = blend(
