@@ -279,6 +279,8 @@ def test_remembered_answers_compute_each_of_the_last_inputs_once():
     assert len(calls) == 3
     answer(first)  # it had been pushed out: only the last two inputs are kept
     assert calls == [12.0, 0.0, 40.0, 0.0]
+    np.testing.assert_array_equal(answer(first.reshape(4, 2)), np.zeros((4, 2)))  # the same bytes, another shape
+    assert len(calls) == 5
 
 
 def bars(count: int, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -131,12 +131,13 @@ def fit_patch_features(
 
 
 def remembered(answer: Callable[[np.ndarray], np.ndarray], entries: int = 2) -> Callable[[np.ndarray], np.ndarray]:
-    """``answer`` that keeps its outputs for the last ``entries`` distinct inputs (by content): every draw asks
-    for the same test images' features, and the network's answers for them twice (blended and alone)."""
-    kept: OrderedDict[str, np.ndarray] = OrderedDict()
+    """``answer`` that keeps its outputs for the last ``entries`` distinct inputs (by shape, type and content):
+    every draw asks for the same test images' features, and the network's answers for them twice (blended and
+    alone)."""
+    kept: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
     def answer_once(images: np.ndarray) -> np.ndarray:
-        key = hashlib.sha256(np.ascontiguousarray(images)).hexdigest()
+        key = (images.shape, images.dtype.str, hashlib.sha256(np.ascontiguousarray(images)).hexdigest())
         if key not in kept:
             kept[key] = answer(images)
             if len(kept) > entries:
