@@ -52,16 +52,22 @@ def dense_models(params, input_dim: int, class_count: int) -> dict:
     }
 
 
+def images_seen(steps: int, count: int, batch_size: int) -> int:
+    """The images a training of ``steps`` updates on ``count`` labelled images goes through: it runs whole epochs."""
+    from pipeline.fewlabel.common import epochs_for_steps
+
+    return epochs_for_steps(steps, count, batch_size) * count
+
+
 def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, models: dict) -> float:
     """One classifier of ``recipe`` on one labelled draw, scored on the test images."""
-    from pipeline.fewlabel.common import epochs_for_steps
     from pipeline.fewlabel.propagation.train import training_set
 
     whole, encoder = models["classifier"], models["encoder"]
     head = training_flops(whole, 1) - training_flops(encoder, 1)  # per image, forward and backward
     scoring = applying_flops(whole, test)
     if recipe in ("supervised", "frozen"):
-        seen = epochs_for_steps(settings.steps, budget, settings.batch_size) * budget
+        seen = images_seen(settings.steps, budget, settings.batch_size)
     if recipe == "supervised":
         return training_flops(whole, seen) + scoring
     if recipe == "frozen":
@@ -80,9 +86,8 @@ def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, mod
         second, _ = training_set(np.zeros((pool, 1), np.int8), np.zeros(pool, int), rows, rows, settings.labelled_share)
         graph = 0.0  # the patch graph is built once per stage: shared_flops
         if settings.graph == "codings":
-            warmup_seen = epochs_for_steps(settings.warmup_steps, budget, settings.warmup_batch_size) * budget
             graph = (
-                training_flops(whole, warmup_seen)
+                training_flops(whole, images_seen(settings.warmup_steps, budget, settings.warmup_batch_size))
                 + applying_flops(encoder, pool)
                 + 2.0 * pool * pool * models["coding_width"]
             )
