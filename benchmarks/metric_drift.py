@@ -9,6 +9,8 @@ default pipeline here (`dvc repro -f` in a clone of the commit whose metrics are
 It compares the working tree's metrics with REV's (default HEAD) through `dvc.api.metrics_show`, prints for each
 metrics file the largest relative difference and where it is, then every metric beyond the tolerance, and ends
 with one line: `largest relative drift: <x> (<metric>)`. Exit status 0 when every metric is within tolerance.
+A metrics file that REV (or the working tree) lacks, or whose bytes this machine's DVC cache lacks, is left out
+with one line on stderr.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import dvc.api
 import pandas as pd
+from dvc_data.index import DataIndexError
 
 
 def numbers(rev: str | None) -> pd.Series:
@@ -27,7 +30,15 @@ def numbers(rev: str | None) -> pd.Series:
     (all files at once flatten into one namespace, where equal keys of different files collide)."""
     rows = {}
     for path in sorted(Path("metrics").rglob("*.json")):
-        values = pd.json_normalize(dvc.api.metrics_show(path.as_posix(), rev=rev), sep=".")
+        try:
+            values = pd.json_normalize(dvc.api.metrics_show(path.as_posix(), rev=rev), sep=".")
+        except (FileNotFoundError, DataIndexError) as error:
+            print(
+                f"metric_drift: {path} left out, not readable at {rev or 'the working tree'} ({error}): absent "
+                "there, or a DVC output not in this machine's cache (`dvc pull` with a DVC remote brings it)",
+                file=sys.stderr,
+            )
+            continue
         for key, value in values.iloc[0].items() if len(values) else []:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 rows[f"{path.as_posix()}:{key}"] = float(value)

@@ -37,19 +37,24 @@ def compare(arguments: argparse.Namespace) -> int:
     from pipeline.compare import compare as build
     from pipeline.compare import write
 
-    written = write(build(arguments.revisions), arguments.output)
+    comparison = build(arguments.revisions)
+    written = write(comparison, arguments.output)
     print("wrote " + ", ".join(str(path) for path in written))
+    for missing in comparison.missing:
+        print(f"compare: {missing}", file=sys.stderr)
     return 0
 
 
 def publish(arguments: argparse.Namespace) -> int:
     from pipeline.publish import publish as build
 
-    pages = build(arguments.output)
+    pages, left_out = build(arguments.output)
     print(
         f"published {', '.join(pages)} in {arguments.output}/ "
         f"(open {arguments.output / 'index.html'}: it needs no server and no network)"
     )
+    for note in left_out:
+        print(f"publish: {note}", file=sys.stderr)
     return 0
 
 

@@ -5,6 +5,9 @@ revision: experiment names through ``dvc.api.exp_show``, params through ``dvc.ap
 through ``dvc.api.metrics_show`` (every metrics file dvc.yaml declares there, each metric named as
 ``dvc exp show`` names it: nested keys joined by dots, and the file in front only where two files share a key),
 the few-label summary and the report's figures through ``dvc.api.DVCFileSystem`` (git- or DVC-tracked).
+
+A DVC output that a revision records but this machine lacks (made on another machine and not pulled from a DVC
+remote, or not checked out in the workspace) is left out and said so: the rest still compares.
 """
 
 from __future__ import annotations
@@ -36,6 +39,19 @@ class Figure:
 
 
 @dataclass
+class Missing:
+    """A DVC output a revision records whose bytes this machine lacks, and the command that brings them."""
+
+    revision: str
+    path: str
+    remedy: str
+
+    def __str__(self) -> str:
+        where = "missing" if self.revision == WORKSPACE else "not in this machine's DVC cache"
+        return f"{self.revision}'s {self.path} is {where}, left out: {self.remedy}"
+
+
+@dataclass
 class Revision:
     label: str  # what the user typed
     commit: str | None  # None for the workspace
@@ -43,6 +59,13 @@ class Revision:
     metrics: dict = field(default_factory=dict)  # flat, named as `dvc exp show` names them
     fewlabel: pd.DataFrame | None = None  # reports/fewlabel.csv: mean and sd over label draws
     figures: dict[str, Figure] = field(default_factory=dict)  # reports/figures/<name>.png by name
+    missing: list[Missing] = field(default_factory=list)
+
+    def missing_figure(self, name: str) -> Missing | None:
+        """Why figure ``name`` is not here though DVC records it: its file's or its whole folder's bytes lack."""
+        return next(
+            (m for m in self.missing if m.path in (FIGURES.as_posix(), (FIGURES / f"{name}.png").as_posix())), None
+        )
 
 
 def _dvc_api():
@@ -91,34 +114,64 @@ def resolve(name: str) -> str | None:
     return commit
 
 
-def _read(commit: str | None, fs, path: Path) -> bytes | None:
-    """A file at the revision (git-tracked, or DVC-tracked with its cache here), or None when it is not there."""
-    if commit is None:
-        return path.read_bytes() if path.is_file() else None
+def _unreadable() -> tuple[type[Exception], ...]:
+    """What reading a path at a revision raises when it is not there (OSError) or is a DVC output whose bytes are
+    not in this machine's cache: FileNotFoundError for a file, DataIndexDirError for a folder's listing."""
     from dvc.exceptions import DvcException
+    from dvc_data.index import DataIndexError
 
+    return (OSError, DvcException, DataIndexError)
+
+
+def _read(revision: Revision, fs, path: Path) -> bytes | None:
+    """A file at the revision (git-tracked, or DVC-tracked with its cache here), or None when it is not there."""
     try:
-        return fs.read_bytes(path.as_posix())
-    except (OSError, DvcException):  # not at that revision, or a DVC output whose cache is not here
+        return path.read_bytes() if revision.commit is None else fs.read_bytes(path.as_posix())
+    except _unreadable():
+        _note_if_recorded(revision, fs, path)
         return None
 
 
-def _figure_names(commit: str | None, fs) -> list[str]:
-    if commit is None:
-        return sorted(path.stem for path in FIGURES.glob("*.png"))
-    from dvc.exceptions import DvcException
-
+def _figure_names(revision: Revision, fs) -> list[str]:
     try:
-        return sorted(Path(found).stem for found in fs.find(FIGURES.as_posix()) if found.endswith(".png"))
-    except (OSError, DvcException):
+        found = (
+            [path.as_posix() for path in FIGURES.iterdir()] if revision.commit is None else fs.find(FIGURES.as_posix())
+        )
+    except _unreadable():
+        _note_if_recorded(revision, fs, FIGURES)
         return []
+    return sorted(Path(path).stem for path in found if path.endswith(".png"))
+
+
+def _note_if_recorded(revision: Revision, fs, path: Path) -> None:
+    """Adds ``path`` to what the revision misses if DVC records it there (a path it never had is no news)."""
+    try:
+        recorded = fs.exists(path.as_posix())
+    except _unreadable():  # inside a DVC-tracked folder whose listing is not here
+        recorded = True
+    if recorded:
+        revision.missing.append(Missing(revision.label, path.as_posix(), _remedy(revision, fs, path)))
+
+
+def _remedy(revision: Revision, fs, path: Path) -> str:
+    """The commands that bring ``path`` of this revision: a pull from a DVC remote, or its stage rerun here."""
+    try:
+        rerun = f"`dvc repro {fs.repo.find_outs_by_path(path.as_posix(), strict=False)[0].stage.name}`"
+    except _unreadable():
+        rerun = "`dvc repro`"
+    label = revision.label
+    if revision.commit is None:
+        return f"`dvc pull` (from a DVC remote) or {rerun} brings it"
+    if _git_commit(label) is None:  # an experiment
+        pull, rerun = f"`dvc exp pull <git remote> {label}`", f"`dvc exp apply {label}` then {rerun}"
+    else:
+        pull, rerun = f"`dvc pull` at {label}", f"{rerun} at {label}"
+    return f"{pull} brings it from the DVC remote its maker pushed to; {rerun} makes this machine's own"
 
 
 def load(label: str) -> Revision:
     commit = resolve(label)
     api = _dvc_api()
-    from dvc.exceptions import DvcException
-
     try:
         params = api.params_show(rev=commit)
         metrics = api.metrics_show(rev=commit)
@@ -129,15 +182,15 @@ def load(label: str) -> Revision:
         raise UserError(
             f"compare: {where} has no {error.filename or error}; run `dvc repro` there (or `dvc pull`) first"
         ) from error
-    except DvcException as error:
+    except _unreadable() as error:
         raise UserError(f"compare: {label}: {' '.join(str(error).split())}") from error
     revision = Revision(label, commit, io.flat(params), io.flat(metrics))
-    fs = None if commit is None else api.DVCFileSystem(rev=commit)
-    fewlabel = _read(commit, fs, paths.FEWLABEL_SUMMARY)
+    fs = api.DVCFileSystem(rev=commit)  # the workspace's too: it knows which missing files DVC records there
+    fewlabel = _read(revision, fs, paths.FEWLABEL_SUMMARY)
     if fewlabel:
         revision.fewlabel = pd.read_csv(BytesIO(fewlabel))
-    for name in _figure_names(commit, fs):
-        png = _read(commit, fs, FIGURES / f"{name}.png")
+    for name in _figure_names(revision, fs):
+        png = _read(revision, fs, FIGURES / f"{name}.png")
         if png:
             revision.figures[name] = Figure(png)
     return revision
@@ -228,6 +281,10 @@ class Comparison:
     metrics: pd.DataFrame
     fewlabel: pd.DataFrame
     figures: dict[str, str]  # name -> title
+
+    @property
+    def missing(self) -> list[Missing]:
+        return [missing for revision in self.revisions for missing in revision.missing]
 
     @property
     def signed_metric_columns(self) -> list[bool]:

@@ -5,6 +5,9 @@ DVC's own plots page loads Vega from a CDN (blank offline); this one is rendered
 templates/plots.html.j2, which inlines the Vega builds vendored in pipeline/vendor/. Before the folder is
 renamed into place, every page is checked for a script, style sheet, image or frame it would load over the
 network (``scripts/check-site-offline.py`` also opens each page in a headless browser).
+
+What the workspace lacks (the report's files before `dvc repro`, a plots file that is not there or not in this
+machine's DVC cache) is left out and named; only a site with no page at all is refused.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from pipeline import io, paths
 from pipeline.errors import UserError
 
 COMPARISON = paths.REPORTS / "compare"
+REPORT_FILES = (paths.REPORTS / "index.html", paths.REPORTS / "report.md", paths.REPORTS / "figures")
+BRINGS = "`dvc repro` (or `dvc pull` with a DVC remote) brings"
 VENDOR = Path(__file__).parent / "vendor"
 VEGA = ("vega", "vega-lite", "vega-embed")  # in loading order: vega-lite needs vega, vega-embed both
 PAGES = {"report/index.html": "The report", "compare/index.html": "The comparison", "plots/index.html": "DVC plots"}
@@ -36,24 +41,37 @@ _LOADING_TAG = re.compile(
 _CSS_URL = re.compile(r"(?:url\(\s*[\"']?|@import\s+[\"'])\s*((?:https?:)?//[^\"')\s]+)", re.IGNORECASE)
 
 
-def publish(output: Path) -> list[str]:
-    """Build ``output`` whole (renamed into place at the end); return the pages it holds."""
-    report_files = [paths.REPORTS / "index.html", paths.REPORTS / "report.md", paths.REPORTS / "figures"]
-    missing = [str(path) for path in report_files if not path.exists()]
-    if missing:
-        raise UserError(f"publish: {', '.join(missing)} missing; run `dvc repro` (or `dvc pull`) first")
+def publish(output: Path) -> tuple[list[str], list[str]]:
+    """Build ``output`` whole (renamed into place at the end); return the pages it holds and what it left out."""
     from pipeline.report.render import environment
 
     templates = environment()
+    left_out, pages = [], []
     with io.atomic_path(output, directory=True) as folder:
-        for path in report_files:
-            _copy(path, folder / "report" / path.name)
-        pages = ["report/index.html"]
+        present = [path for path in REPORT_FILES if path.exists()]
+        if REPORT_FILES[0] in present:  # the page holds its figures (report.md links to figures/)
+            for path in present:
+                _copy(path, folder / "report" / path.name)
+            pages.append("report/index.html")
+        if len(present) < len(REPORT_FILES):
+            absent = ", ".join(str(path) for path in REPORT_FILES if path not in present)
+            fate = "published without them" if pages else "left out"
+            left_out.append(f"{absent} missing from the workspace: the report is {fate}; {BRINGS} them")
         if (COMPARISON / "index.html").exists():
             _copy(COMPARISON, folder / "compare")
             pages.append("compare/index.html")
-        if _plots(folder / "plots", templates.get_template("plots.html.j2").render(scripts=vendored_scripts())):
+        plots, unloaded = _plots(
+            folder / "plots", templates.get_template("plots.html.j2").render(scripts=vendored_scripts())
+        )
+        if plots:
             pages.append("plots/index.html")
+        if unloaded:
+            left_out.append(
+                f"the plots page leaves out {', '.join(unloaded)}, missing from the workspace (or not in this "
+                f"machine's DVC cache); {BRINGS} {'it' if len(unloaded) == 1 else 'them'}"
+            )
+        if not pages:
+            raise UserError(f"publish: nothing to publish: {'; '.join(left_out) or 'no report and no plots'}")
         (folder / "index.html").write_text(
             templates.get_template("publish.html.j2").render(pages={page: PAGES[page] for page in pages})
         )
@@ -63,23 +81,38 @@ def publish(output: Path) -> list[str]:
             raise UserError(
                 f"publish: {page} would load {url} over the network ({len(loads)} such loads); nothing was published"
             )
-    return pages
+    return pages, left_out
 
 
-def _plots(target: Path, template: str) -> bool:
-    """DVC's plots page into ``target`` with our template; False when the project declares no plots."""
+def _plots(target: Path, template: str) -> tuple[bool, list[str]]:
+    """DVC's plots page into ``target`` with our template: whether there is one (none where the project declares
+    no plots), and the plots files it draws empty because DVC could not load them."""
     with tempfile.TemporaryDirectory() as work:
         template_file = Path(work) / "plots.html"
         template_file.write_text(template, encoding="utf-8")
-        plots = subprocess.run(
-            [sys.executable, "-m", "dvc", "plots", "show", "--html-template", str(template_file), "-o", str(target)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if plots.returncode != 0:
-        raise UserError(f"publish: `dvc plots show` failed: {(plots.stderr.strip().splitlines() or ['?'])[-1]}")
-    return (target / "index.html").is_file()
+        plots = _dvc_plots_show("--html-template", str(template_file), "-o", str(target))
+    # DVC still writes the page (exit 0) and says only which revision failed; --json names the files.
+    unloaded = "failed to load some plots" in plots.stderr
+    return (target / "index.html").is_file(), _unloaded_plots() if unloaded else []
+
+
+def _unloaded_plots() -> list[str]:
+    """The plots files DVC could not load: absent from the workspace, or DVC outputs not in this machine's cache."""
+    shown = _dvc_plots_show("--json")
+    try:
+        errors = json.loads(shown.stdout).get("errors", [])
+    except json.JSONDecodeError:
+        return ["some plots"]
+    return sorted({error.get("source", "?") for error in errors}) or ["some plots"]
+
+
+def _dvc_plots_show(*arguments: str) -> subprocess.CompletedProcess:
+    shown = subprocess.run(
+        [sys.executable, "-m", "dvc", "plots", "show", *arguments], capture_output=True, text=True, check=False
+    )
+    if shown.returncode != 0:
+        raise UserError(f"publish: `dvc plots show` failed: {(shown.stderr.strip().splitlines() or ['?'])[-1]}")
+    return shown
 
 
 def vendored_scripts() -> list[dict]:

@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
+
+from pipeline.report.tables import markdown_escape
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -202,6 +205,79 @@ def test_compare_says_when_the_workspace_lacks_a_metrics_file(repo):
     assert refused.stderr.strip() == (
         "error: compare: the workspace has no metrics/eval.json; run `dvc repro` there (or `dvc pull`) first"
     )
+
+
+# --- a clone without the committed run's DVC cache -------------------------------------------------------------
+
+FROM_ANOTHER_MACHINE = (
+    "`dvc pull` at HEAD brings it from the DVC remote its maker pushed to; "
+    "`dvc repro train` at HEAD makes this machine's own"
+)
+
+
+@pytest.fixture
+def clone(repo: Path, tmp_path: Path) -> Path:
+    """A fresh `git clone`, DVC cache empty and no DVC remote, of a commit whose reports/figures was made on
+    another machine: the committed run of the README, which a user clones and then runs `make run` on.
+
+    The other machine is the copied repository, whose workspace (experiment 'large') is committed as the run: its
+    figure is given other bytes (what another CPU's floating point gives a rendered figure) and recorded with
+    `dvc commit`, so HEAD's dvc.lock names a reports/figures that only that repository's cache holds. Each test
+    decides whether the clone reproduces (a few seconds: the stage is a few lines of Python)."""
+    figure = repo / "reports/figures/curve.png"
+    figure.write_bytes(figure.read_bytes() + b"made elsewhere")  # after IEND: the same picture, other bytes
+    run(repo, str(BIN / "dvc"), "commit", "-q", "-f", "train")
+    run(repo, "git", "commit", "-qam", "the committed run, made on another machine")
+    run(tmp_path, "git", "clone", "-q", str(repo), "clone")
+    return tmp_path / "clone"
+
+
+def test_compare_and_publish_in_a_reproduced_clone_leave_out_only_heads_figures(clone):
+    """After `make run` on a fresh clone: `dvc repro` reran the stage here, so every output whose bytes came out
+    the same is in this machine's cache under the hash HEAD records, but HEAD's reports/figures, made elsewhere,
+    is not (the bug: a traceback ending in DataIndexDirError, exit 1)."""
+    run(clone, str(BIN / "dvc"), "repro", "-q")
+    compared = pipeline(clone, "compare", "HEAD", "workspace", check=False)
+    assert compared.returncode == 0, compared.stderr
+    missing = f"HEAD's reports/figures is not in this machine's DVC cache, left out: {FROM_ANOTHER_MACHINE}"
+    assert compared.stderr.strip() == f"compare: {missing}"
+    markdown = (clone / "reports/compare/compare.md").read_text()
+    assert "None: every parameter is the same." in markdown
+    assert "| 20.acc | 4.00000 | 4.00000 | +0.00000 |" in markdown, "git-tracked metrics need no cache"
+    assert "| 20 | supervised | True | 4.0000 ± 0.0100 | 4.0000 ± 0.0100 | +0.0000 | within the noise |" in markdown
+    assert f"({markdown_escape(missing)})" in markdown and "![Curve, workspace](figures/1-curve.png)" in markdown
+    page = (clone / "reports/compare/index.html").read_text()
+    assert escape(missing) in page and page.count("data:image/png;base64,") == 1
+    published = pipeline(clone, "publish", check=False)
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.startswith("published report/index.html, compare/index.html, plots/index.html")
+    assert escape(missing) in (clone / "public/compare/index.html").read_text()
+
+
+def test_compare_and_publish_in_a_clone_with_no_outputs_render_what_git_holds(clone):
+    """Before any `dvc repro` (and with a plots file deleted): the workspace has only the git-tracked files."""
+    (clone / "plots/curve.csv").unlink()
+    compared = pipeline(clone, "compare", "HEAD", "workspace", check=False)
+    assert compared.returncode == 0, compared.stderr
+    assert compared.stderr.splitlines() == [
+        f"compare: HEAD's reports/figures is not in this machine's DVC cache, left out: {FROM_ANOTHER_MACHINE}",
+        "compare: workspace's reports/figures is missing, left out: "
+        "`dvc pull` (from a DVC remote) or `dvc repro train` brings it",
+    ]
+    markdown = (clone / "reports/compare/compare.md").read_text()
+    assert "| metrics/eval.json:loss | 1.33333 | 1.33333 | +0.00000 |" in markdown
+    assert "| 20 | supervised | True | 4.0000 ± 0.0100 | 4.0000 ± 0.0100 | +0.0000 | within the noise |" in markdown
+    assert markdown_escape("workspace's reports/figures is missing") in markdown
+    published = pipeline(clone, "publish", check=False)
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.startswith("published compare/index.html, plots/index.html in public/")
+    assert published.stderr.splitlines() == [
+        "publish: reports/index.html, reports/figures missing from the workspace: the report is left out; "
+        "`dvc repro` (or `dvc pull` with a DVC remote) brings them",
+        "publish: the plots page leaves out plots/curve.csv, missing from the workspace (or not in this machine's "
+        "DVC cache); `dvc repro` (or `dvc pull` with a DVC remote) brings it",
+    ]
+    assert not (clone / "public/report").exists()
 
 
 # --- publish ---------------------------------------------------------------------------------------------------
