@@ -1,8 +1,9 @@
-"""The least time this machine needs for the training that params.yaml asks of pretrain, stack and classify.
+"""The least time this machine needs for the training that params.yaml asks of pretrain, stack, graph and the
+few-label stages (classify, random-start).
 
 Counts the floating-point work of every dense layer that those stages train or apply (a matmul of 2 * inputs *
 units FLOPs per image forward, twice that backward; the nearest-neighbour graph's distances, and the vote's, as
-one matmul each; the patch features' convolution of the training images) and divides it by numpy's float32
+one matmul; the patch features' convolution of the training and test images) and divides it by numpy's float32
 matrix-multiply rate measured in the same run. Nothing runs faster than sgemm on this CPU, and the count leaves out
 everything else (activations, the optimizer, data feeding, TensorFlow's start, and the chapter, validate, fetch,
 split, baseline and report stages), so each floor is a lower bound on what any implementation of the same params
@@ -81,33 +82,20 @@ def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, mod
             + decoder * settings.steps * settings.unlabelled_batch
             + scoring
         )
-    if recipe == "propagation":
+    if recipe == "propagation":  # the student; the graph, the propagated labels and the vote are the graph's
         rows = np.arange(budget)
         second, _ = training_set(np.zeros((pool, 1), np.int8), np.zeros(pool, int), rows, rows, settings.labelled_share)
-        graph = 0.0  # the patch graph is built once per stage: shared_flops
-        if settings.graph == "codings":
-            graph = (
-                training_flops(whole, images_seen(settings.warmup_steps, budget, settings.warmup_batch_size))
-                + applying_flops(encoder, pool)
-                + 2.0 * pool * pool * models["coding_width"]
-            )
-        vote = 0.0
-        if settings.vote_weight:  # the scored images' distances to every training image, in the graph's features
-            width = settings.patches.dims if settings.graph == "patches" else models["coding_width"]
-            vote = 2.0 * (test + budget) * pool * width
-        return graph + training_flops(whole, settings.epochs * len(second)) + scoring + vote
+        return training_flops(whole, settings.epochs * len(second)) + scoring + applying_flops(whole, budget)
     raise ValueError(f"work_floor: no count for recipe '{recipe}'")
 
 
-def shared_flops(recipe: str, settings, pool: int, input_dim: int) -> float:
-    """The work a stage does once for all its draws: the propagation recipe's patch features and their graph (one
-    convolution of every image with the centroids and the whitening, then the neighbours' distances)."""
-    if recipe != "propagation" or settings.graph != "patches":
-        return 0.0
+def graph_flops(settings, pool: int, test: int, input_dim: int) -> float:
+    """The graph stage, once per dataset: one convolution of every image with the centroids and the whitening, then
+    the distances of every training and test image to every training image."""
     patches = settings.patches
     positions = (round(input_dim**0.5) - patches.size + 1) ** 2
-    convolution = 2.0 * pool * positions * patches.size**2 * (patches.centroids + patches.size**2)
-    return convolution + 2.0 * pool * pool * patches.dims
+    convolution = 2.0 * (pool + test) * positions * patches.size**2 * (patches.centroids + patches.size**2)
+    return convolution + 2.0 * (pool + test) * pool * patches.dims
 
 
 def stage_flops(params, counts: dict[str, int], models: dict) -> dict[str, float]:
@@ -125,13 +113,18 @@ def stage_flops(params, counts: dict[str, int], models: dict) -> dict[str, float
     flops["stack"] = training_flops(models["stack"], epochs * counts["train"]) + applying_flops(
         models["stack"], epochs * counts["valid"]
     )
-    runs = params.split.draws * len(params.classify.initialisations)
+    draws = params.split.draws
     for budget in params.split.budgets:
         for recipe in params.classify.recipes:
             settings = getattr(params.classify, recipe)
             one = classify_flops(recipe, settings, budget, counts["train"], counts["test"], models)
-            once = shared_flops(recipe, settings, counts["train"], models["classifier"].input_shape[-1])
-            flops[f"classify@{budget}-{recipe}"] = runs * one + once
+            flops[f"classify@{budget}-{recipe}"] = draws * one
+            if recipe in params.classify.random_start:
+                flops[f"random-start@{budget}-{recipe}"] = draws * one
+    if "propagation" in params.classify.recipes:
+        flops["graph"] = graph_flops(
+            params.classify.propagation, counts["train"], counts["test"], models["classifier"].input_shape[-1]
+        )
     return flops
 
 
@@ -188,12 +181,37 @@ def main(argv: list[str]) -> int:
         seen = f"{measured[stage]:.0f}" if stage in measured else "-"
         print(f"{stage:32} {work / 1e9:9.0f} {work / peak:8.1f} {seen:>11}")
     total = sum(flops.values()) / peak
-    print(f"floor of pretrain, stack and classify together: {total:.0f} s ({total / 60:.1f} min)")
+    print(f"floor of pretrain, stack, graph and the few-label stages together: {total:.0f} s ({total / 60:.1f} min)")
     if len(measured) == len(flops):
         print(f"measured: {sum(measured.values()):.0f} s, {sum(measured.values()) / total:.1f}x the floor")
-    for recipe in params.classify.recipes:
-        change = sum(work for stage, work in flops.items() if stage.endswith(f"-{recipe}")) / peak
-        print(f"a classify.{recipe} change reruns {len(params.split.budgets)} stages: floor {change:.0f} s")
+    last = list(params.pretrain.layers)[-1]
+
+    def floor(stages) -> tuple[float, float | None]:
+        seconds = sum(flops[stage] for stage in stages) / peak
+        return seconds, (
+            sum(measured[stage] for stage in stages) if all(stage in measured for stage in stages) else None
+        )
+
+    changes = {
+        f"a pretrain.layers.{last} change that keeps the encoder's shape (epochs, noise, ...)": [
+            f"pretrain@{last}",
+            "stack",
+            *(stage for stage in flops if stage.startswith("classify@")),
+        ],
+        f"a pretrain.layers.{last} change of its units (the random starts rerun too)": [
+            f"pretrain@{last}",
+            "stack",
+            *(stage for stage in flops if stage.startswith(("classify@", "random-start@"))),
+        ],
+        **{
+            f"a classify.{recipe} change": [stage for stage in flops if stage.endswith(f"-{recipe}")]
+            for recipe in params.classify.recipes
+        },
+    }
+    for change, stages in changes.items():
+        seconds, seen = floor(stages)
+        print(f"{change} reruns {len(stages)} of these stages: floor {seconds:.0f} s", end="")
+        print(f", measured {seen:.0f} s ({seen / seconds:.1f}x)" if seen else "")
     verdict = "can fit" if total <= args.goal else "cannot fit"
     print(f"work floor: {total:.0f} s; these params {verdict} in {args.goal:.0f} s on this machine")
     return 0

@@ -13,16 +13,20 @@ remote, or not checked out in the workspace) is left out and said so: the rest s
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline import io, paths
+from pipeline.config import INITIALISATIONS
 from pipeline.errors import UserError
-from pipeline.stats import unpaired_interval, verdict
+from pipeline.fewlabel.results import BASELINE
+from pipeline.stats import paired_interval, per_draw, unpaired_interval, verdict
 
 WORKSPACE = "workspace"
 FIGURES = paths.REPORT_FIGURES
@@ -60,6 +64,14 @@ class Revision:
     fewlabel: pd.DataFrame | None = None  # reports/fewlabel.csv: mean and sd over label draws
     figures: dict[str, Figure] = field(default_factory=dict)  # reports/figures/<name>.png by name
     missing: list[Missing] = field(default_factory=list)
+    draws: dict[tuple, np.ndarray] = field(default_factory=dict)  # (budget, recipe, pretrained): test accuracy per draw
+
+    @property
+    def split(self) -> dict:
+        """The params that decide the labelled draws: two revisions that agree on them trained on the same draws."""
+        return {
+            key: value for key, value in self.params.items() if key == "seed" or key.startswith(("split.", "data."))
+        }
 
     def missing_figure(self, name: str) -> Missing | None:
         """Why figure ``name`` is not here though DVC records it: its file's or its whole folder's bytes lack."""
@@ -193,7 +205,26 @@ def load(label: str) -> Revision:
         png = _read(revision, fs, FIGURES / f"{name}.png")
         if png:
             revision.figures[name] = Figure(png)
+    revision.draws = _draw_accuracies(revision, fs)
     return revision
+
+
+def _draw_accuracies(revision: Revision, fs) -> dict[tuple, np.ndarray]:
+    """Each few-label method's test accuracy per draw, from the git-tracked metrics files (metrics/baseline.json,
+    metrics/classify/<recipe>[-random].json: every budget's); empty where a revision keeps them otherwise."""
+    found = {}
+    baseline = _read(revision, fs, paths.BASELINE_METRICS)
+    for budget, summary in (json.loads(baseline) if baseline else {}).items():
+        found[(int(budget), BASELINE, False)] = per_draw(summary)
+    for recipe in revision.params.get("classify.recipes", []):
+        for init in INITIALISATIONS:
+            metrics = _read(revision, fs, paths.classify_metrics(recipe, init))
+            try:
+                for budget, starts in (json.loads(metrics) if metrics else {}).items():
+                    found[(int(budget), recipe, init == "pretrained")] = per_draw(starts[init])
+            except (ValueError, KeyError, TypeError, AttributeError):  # a layout of another version: no pairs
+                continue
+    return found
 
 
 def differing_params(revisions: list[Revision]) -> pd.DataFrame:
@@ -224,8 +255,10 @@ FEWLABEL_KEYS = ["budget", "recipe", "pretrained"]
 
 
 def fewlabel_side_by_side(revisions: list[Revision]) -> pd.DataFrame:
-    """Few-label accuracy as 'mean ± sd' per revision; each later revision's change from the first, and whether
-    it exceeds the noise (Welch's 95 % interval of the difference of means excludes zero)."""
+    """Few-label accuracy as 'mean ± sd' per revision; each later revision's change from the first, and whether it
+    exceeds the noise: the 95 % interval of the paired difference over the same draws excludes zero, where both
+    trained on the same draws (the same seed, split and data params) and kept each draw's accuracy; otherwise
+    Welch's interval of the difference of means."""
     present = [revision for revision in revisions if revision.fewlabel is not None]
     if not present:
         return pd.DataFrame(columns=FEWLABEL_KEYS)
@@ -243,13 +276,19 @@ def fewlabel_side_by_side(revisions: list[Revision]) -> pd.DataFrame:
         ]
     for revision in present[1:]:
         changes, verdicts = [], []
-        for _, row in table.iterrows():
-            difference, low, high = unpaired_interval(
-                *(
-                    (row[f"mean_accuracy {label}"], row[f"sd_accuracy {label}"], row[f"draws {label}"])
-                    for label in (revision.label, first)
+        same_draws = revision.split == present[0].split
+        for key, row in table.iterrows():
+            budget, recipe, pretrained = key
+            pair = [side.draws.get((int(budget), recipe, bool(pretrained))) for side in (revision, present[0])]
+            if same_draws and all(values is not None and len(values) > 1 for values in pair):
+                difference, low, high = paired_interval(*pair)
+            else:
+                difference, low, high = unpaired_interval(
+                    *(
+                        (row[f"mean_accuracy {label}"], row[f"sd_accuracy {label}"], row[f"draws {label}"])
+                        for label in (revision.label, first)
+                    )
                 )
-            )
             changes.append(difference)
             verdicts.append(
                 {"better": "exceeds the noise (up)", "worse": "exceeds the noise (down)"}.get(

@@ -89,8 +89,15 @@ class LayerParams(Strict):
         return self
 
 
+TRAINING_KEYS = {"epochs", "batch_size", "learning_rate"}  # how a layer was pretrained, not what network it is
+
+
 class PretrainParams(Strict):
     layers: dict[LayerName, LayerParams] = Field(min_length=1)
+
+    def architecture(self) -> dict[str, dict]:
+        """Each layer without how it is pretrained: what a network built from the layers (a random start) is."""
+        return {name: layer.model_dump(exclude=TRAINING_KEYS) for name, layer in self.layers.items()}
 
     @model_validator(mode="after")
     def _chained(self) -> PretrainParams:
@@ -118,15 +125,23 @@ RECIPES = tuple(recipe.name for recipe in fewlabel.RECIPES)  # few-label classif
 
 class ClassifySettings(Strict):
     recipes: list[Literal[RECIPES]] = Field(default_factory=lambda: list(RECIPES), min_length=1)
-    initialisations: list[Literal[INITIALISATIONS]] = Field(default_factory=lambda: list(INITIALISATIONS), min_length=1)
+    # the recipes also trained from a random encoder: the twin that shows what the pretraining adds
+    random_start: list[Literal[RECIPES]] = Field(default_factory=lambda: list(RECIPES))
     use_validation_labels: bool = False
 
-    @field_validator("recipes", "initialisations")
+    @field_validator("recipes", "random_start")
     @classmethod
     def _unique(cls, values: list[str]) -> list[str]:
         if len(set(values)) != len(values):
             raise ValueError(f"got {values}, each may appear once")
         return values
+
+    @model_validator(mode="after")
+    def _twins_of_run_recipes(self):
+        extra = [name for name in self.random_start if name not in self.recipes]
+        if extra:
+            raise ValueError(f"random_start: got {extra}, which classify.recipes does not run")
+        return self
 
 
 ClassifyParams = create_model(

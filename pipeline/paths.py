@@ -8,6 +8,7 @@ from pathlib import Path
 from pipeline.errors import ConfigError
 
 SCHEMA = Path("data/params.schema.json")
+ARCHITECTURE = Path("data/architecture.json")  # the encoder's layers without how they are pretrained
 PREPARED = Path("data/prepared")
 CARD = Path("data/card.json")
 SPLIT_TABLE = Path("data/split.csv")
@@ -45,8 +46,16 @@ def pretrain_history(layer: str) -> Path:
     return Path("plots/pretrain") / f"{layer}.csv"
 
 
-def classify_metrics(budget: int, recipe: str) -> Path:
-    return Path("metrics/classify") / f"{budget}-{recipe}.json"
+GRAPH = Path("data/graph")  # the label-propagation graph of every training image
+
+
+LABELS = Path("data/labels")  # <recipe>/<budget>/draw_<n>/: what each recipe learns from (the labels stage's)
+LABELS_METRICS = Path("metrics/labels.json")
+
+
+def classify_metrics(recipe: str, init: str = "pretrained") -> Path:
+    """``<recipe>.json`` from the pretrained stack, ``<recipe>-random.json`` from a random start: every budget's."""
+    return Path("metrics/classify") / f"{recipe}{'' if init == 'pretrained' else '-' + init}.json"
 
 
 def checkpoint(stage: str) -> Path:

@@ -19,6 +19,12 @@ def draw_key(draw: int) -> str:
     return f"draw_{draw}"
 
 
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Share of right answers (the most probable class), rounded to float32 as Keras's accuracy metric reports it."""
+    right = np.argmax(probabilities, axis=-1) == labels
+    return float(np.float32(np.count_nonzero(right)) / np.float32(len(labels)))
+
+
 def summarise(per_draw: Sequence[Mapping[str, float]], metric: str = "test_accuracy") -> dict:
     """Every draw's metrics plus the mean and sample standard deviation of ``metric`` (None for one draw:
     JSON has no NaN)."""

@@ -7,6 +7,7 @@ from pipeline.config import PIXELS
 from pipeline.fewlabel.results import (
     draw_accuracies,
     fewlabel_table,
+    graph_table,
     mean_table,
     plot_columns,
     pretraining_table,
@@ -72,6 +73,7 @@ def main(argv: list[str]) -> None:
         accuracy=accuracy_display(means, spreads),
         verdicts=verdicts(accuracies),
         pretraining=pretraining_table(accuracies),
+        graph=graph_table(io.read_json(paths.LABELS_METRICS), accuracies),
     )
     report.figures = build_figures(params, means, spreads)
     report.chapter = chapter_sections(params)

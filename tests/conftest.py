@@ -37,7 +37,7 @@ def tiny_params(idx_dir: Path) -> dict:
     params["report"].update(reconstructions=4)
     # frozen and autoencoder are covered by tests/test_fewlabel.py; two recipes keep the matrix real, the suite short.
     classify = params["classify"]
-    classify["recipes"] = ["supervised", "propagation"]
+    classify["recipes"] = classify["random_start"] = ["supervised", "propagation"]
     classify["supervised"].update(steps=60, batch_size=16)
     classify["propagation"].update(neighbours=10, epochs=3, batch_size=32, flip=False)
     classify["propagation"]["patches"].update(centroids=32, dims=16)

@@ -36,7 +36,8 @@ def semi_supervised_predictions(strategy, labelled_batch: int) -> dict:
     from pipeline.config import LayerParams
     from pipeline.fewlabel.autoencoder import Params
     from pipeline.fewlabel.autoencoder.train import fit_semi_supervised
-    from pipeline.fewlabel.common import Problem, accuracy, network_answers
+    from pipeline.fewlabel.common import Problem, predict
+    from pipeline.stats import accuracy
 
     rows, labels = data(with_labels=True)
     known = np.concatenate([np.flatnonzero(labels == label)[:10] for label in range(8)])
@@ -52,7 +53,6 @@ def semi_supervised_predictions(strategy, labelled_batch: int) -> dict:
         test=(rows[-256:], labels[-256:]),
         class_count=8,
         seed=3,
-        pool_seed=4,
     )
     # batches that two replicas share unevenly: 8 + 7 and 32 + 31 rows, or 1 + 0 labelled rows
     settings = Params(steps=200, labelled_batch=labelled_batch, unlabelled_batch=63, learning_rate=0.01)
@@ -60,7 +60,7 @@ def semi_supervised_predictions(strategy, labelled_batch: int) -> dict:
         model = fit_semi_supervised(problem, settings, pretrained=False)
     return {
         "predictions": model.predict(rows[-256:], verbose=0).tolist(),
-        "accuracy": accuracy(network_answers(model), *problem.test),
+        "accuracy": accuracy(predict(model, problem.test[0]), problem.test[1]),
     }
 
 

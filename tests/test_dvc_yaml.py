@@ -84,7 +84,7 @@ def code_of(cmd: str) -> set[str]:
     if script == "stages.chapter":
         modules |= imported(f"pipeline.chapter.{arguments[0]}.train")
     if script == "stages.classify":
-        modules |= imported(f"pipeline.fewlabel.{arguments[1]}.train")
+        modules |= imported(f"pipeline.fewlabel.{arguments[0]}.train")
     if script == "stages.report":
         modules |= set().union(*(imported(f"pipeline.chapter.{t.name}.report") for t in TECHNIQUES))
     return modules
@@ -105,7 +105,7 @@ def test_every_module_a_stage_imports_is_one_of_its_dependencies(stages):
 
 def test_every_stage_output_is_where_pipeline_paths_says(stages):
     params = load(ROOT / "params.yaml")
-    layers, budgets = params.layer_names, params.split.budgets
+    layers = params.layer_names
     expected = {
         str(paths.SCHEMA),
         str(paths.PREPARED),
@@ -126,7 +126,12 @@ def test_every_stage_output_is_where_pipeline_paths_says(stages):
         str(paths.RECONSTRUCTIONS),
         str(paths.STACK_METRICS),
         str(paths.STACK_HISTORY),
-        *(str(paths.classify_metrics(budget, recipe)) for budget in budgets for recipe in params.classify.recipes),
+        str(paths.GRAPH),
+        str(paths.LABELS),
+        str(paths.LABELS_METRICS),
+        str(paths.ARCHITECTURE),
+        *(str(paths.classify_metrics(recipe)) for recipe in params.classify.recipes),
+        *(str(paths.classify_metrics(recipe, "random")) for recipe in params.classify.random_start),
         str(paths.BASELINE_METRICS),
         *(
             str(path)
@@ -165,3 +170,15 @@ def test_the_accuracy_plot_names_every_method_the_report_writes():
 
     (plot,) = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
     assert plot["Test accuracy against labels"]["y"] == {str(paths.ACCURACY_PLOT): plot_columns()}
+
+
+def test_what_the_images_and_labels_alone_feed_depends_on_no_pretraining(stages):
+    """The graph, the labels and the random starts list no output of the pretraining among their dependencies, so
+    DVC never reruns them for a pretraining change (a random start follows the encoder's shape through
+    data/architecture.json, which only a change of the layers' shape changes)."""
+    independent = [name for name in stages if name in ("graph", "labels") or name.startswith("random-start@")]
+    assert {"graph", "labels"} < set(independent)
+    pretrained = ("models/", *(str(paths.features(name)) for name in load(ROOT / "params.yaml").layer_names))
+    for name in independent:
+        assert not [dep for dep in stages[name][1] if dep.startswith(pretrained)], name
+    assert all("models/stack" in deps for name, (_, deps, _) in stages.items() if name.startswith("classify@"))

@@ -58,3 +58,41 @@ def test_without_a_venv_the_stage_says_how_to_make_one(bare_python3, tmp_path):
     assert result.returncode == 1 and result.stdout == ""
     assert re.match(r"error: \S*python3\S* has no [a-z, ]+: run `make setup`", result.stderr), result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_tensorflow_imports_without_its_start_up_chatter_and_other_stderr_passes():
+    """A stage's process (stages/__init__.py applies the environment) imports TensorFlow through Keras and runs an
+    op: none of TensorFlow's start-up lines reach stderr, while the process's own stderr lines still do, in order."""
+    script = (
+        "import sys, stages, keras, tensorflow as tf\n"
+        "print('before', file=sys.stderr, flush=True)\n"
+        "tf.constant(1.0) + 1\n"
+        "import os; os.write(2, b'written by C\\n')\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert run.stderr.splitlines() == ["before", "written by C", "after"], run.stderr
+    loud = subprocess.run(
+        [sys.executable, "-c", "import tensorflow as tf; tf.constant(1.0) + 1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert "oneDNN" in loud.stderr or "cuInit" in loud.stderr, "without the filter the chatter is there"
+
+
+def test_the_chatter_filter_passes_every_other_line_through_a_failed_import():
+    script = (
+        "import os, sys\n"
+        "from pipeline.environment import without_chatter\n"
+        "try:\n"
+        "    with without_chatter():\n"
+        "        os.write(2, b'I0000 00:00:1.5 42 port.cc:153] oneDNN custom operations are on.\\n')\n"
+        "        os.write(2, b'a real warning\\n')\n"
+        "        raise ImportError('broken')\n"
+        "except ImportError as error:\n"
+        "    print(error, file=sys.stderr)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert run.stderr.splitlines() == ["a real warning", "broken"]

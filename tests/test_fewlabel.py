@@ -108,7 +108,11 @@ def test_what_pretraining_contributes_is_a_verdict_per_recipe_and_budget():
 def test_poisson_learning_recovers_labels_on_a_toy_graph():
     from sklearn.datasets import make_blobs
 
-    from pipeline.fewlabel.propagation.train import knn_graph, propagate
+    from pipeline.fewlabel.propagation.graph import connect, weights
+    from pipeline.fewlabel.propagation.spread import propagate
+
+    def knn_graph(points, count):
+        return weights(connect(points, points[:1], count), count)
 
     points, labels = make_blobs(n_samples=600, centers=[(0, 0), (8, 0), (0, 8)], cluster_std=1.0, random_state=0)
     rows = np.array([np.flatnonzero(labels == label)[0] for label in range(3)])  # one label per class
@@ -175,9 +179,27 @@ def separable_problem(separable):
         test=(pixels["test"], data["test_labels"].astype(np.int64)),
         class_count=10,
         seed=0,
-        pool_seed=1,
-        pool_labels=labels,
     )
+
+
+def with_graph(problem, settings: dict):
+    """The problem with what the graph (of patch features, ``settings``'s) says on its draw: the labels stage's."""
+    from pipeline.fewlabel.propagation import Params
+    from pipeline.fewlabel.propagation.graph import build, weights
+    from pipeline.fewlabel.propagation.spread import graph_labels
+
+    params = Params(**settings)
+    neighbours = build(problem.whole_pool(), problem.test[0], params, seed=1)
+    problem.graph = graph_labels(
+        neighbours,
+        weights(neighbours, params.neighbours),
+        problem.labelled_rows,
+        problem.labels,
+        problem.class_count,
+        params.method,
+        params.neighbours,
+    )
+    return problem
 
 
 @pytest.mark.parametrize(
@@ -189,18 +211,6 @@ def separable_problem(separable):
         (
             "propagation",
             {"patches": {"centroids": 50, "dims": 20}, "neighbours": 10, "epochs": 5, "batch_size": 32, "flip": False},
-        ),
-        (
-            "propagation",
-            {
-                "graph": "codings",
-                "neighbours": 10,
-                "warmup_steps": 90,
-                "warmup_batch_size": 10,
-                "epochs": 5,
-                "batch_size": 32,
-                "flip": False,
-            },
         ),  # the synthetic class templates are not mirror-symmetric
     ],
 )
@@ -208,11 +218,13 @@ def separable_problem(separable):
 def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, settings, pretrained):
     problem = separable_problem(separable)
     chosen = recipe(name)
+    if chosen.learns_from_graph:
+        problem = with_graph(problem, settings)
+        assert np.mean(problem.graph.propagated == separable[3]["train_labels"]) > 0.5
     metrics = chosen.train().train(problem, chosen.params(**settings), pretrained=pretrained)
     assert metrics["test_accuracy"] > 0.4, metrics  # chance is 0.1
     assert metrics["labels_seen"] == 30
     if name == "propagation":
-        assert metrics["propagated_label_accuracy"] > 0.5
         assert metrics["network_test_accuracy"] > 0.4
 
 
@@ -232,7 +244,7 @@ def test_propagation_answers_with_the_network_without_the_vote_and_with_the_grap
 
     def run(vote_weight: float, learning_rate: float) -> dict[str, float]:
         params = chosen.params(**settings, vote_weight=vote_weight, learning_rate=learning_rate)
-        return chosen.train().train(separable_problem(separable), params, pretrained=False)
+        return chosen.train().train(with_graph(separable_problem(separable), settings), params, pretrained=False)
 
     alone = run(0, 1e-3)
     assert alone["test_accuracy"] == alone["network_test_accuracy"]
@@ -241,46 +253,23 @@ def test_propagation_answers_with_the_network_without_the_vote_and_with_the_grap
     assert trained["test_accuracy"] == untrained["test_accuracy"] > 0.9  # the graph's answer, whatever the network
 
 
-def test_the_vote_carries_the_graphs_labels_to_new_points_and_blends_with_the_network():
+def test_the_vote_carries_the_graphs_labels_to_new_points():
     from sklearn.datasets import make_blobs
 
-    from pipeline.fewlabel.propagation.train import Graph, blend, neighbour_vote
+    from pipeline.fewlabel.propagation.graph import connect
+    from pipeline.fewlabel.propagation.spread import vote
 
     centres = [(0, 0), (8, 0), (0, 8)]
     points, labels = make_blobs(n_samples=600, centers=centres, cluster_std=1.0, random_state=0)
     new_points, new_labels = make_blobs(n_samples=90, centers=centres, cluster_std=1.0, random_state=1)
     labels, new_labels = labels + (labels == 2), new_labels + (new_labels == 2)  # classes 0, 1 and 3: none of 2
-    graph = Graph(None, points[:, ::-1], featurise=lambda images: images[:, ::-1])  # features: the points mirrored
-    vote = neighbour_vote(graph, labels, class_count=4, neighbours=10)(new_points)
-    assert vote.shape == (90, 4) and np.allclose(vote.sum(axis=1), 1) and not vote[:, 2].any()  # no class 2 there
-    assert np.mean(np.argmax(vote, axis=1) == new_labels) > 0.95
-    network = np.tile(np.eye(4, dtype=np.float32)[2], (90, 1))  # a network sure of the absent class
-    blended = blend(lambda images: network, lambda images: vote, vote_weight=0.75)(new_points)
-    np.testing.assert_allclose(blended, 0.25 * network + 0.75 * vote)
-    assert np.mean(np.argmax(blended, axis=1) == new_labels) > 0.95  # a vote of 3/4 outweighs it
-
-
-def test_remembered_answers_compute_each_of_the_last_inputs_once():
-    from pipeline.fewlabel.propagation.train import remembered
-
-    calls = []
-
-    def double(images):
-        calls.append(images.sum())
-        return images * 2
-
-    answer = remembered(double, entries=2)
-    test, first, second = np.ones((3, 4)), np.zeros((2, 4)), np.full((2, 4), 5.0)
-    for labelled in (first, second):  # a draw asks for the test images, then for its labelled ones
-        np.testing.assert_array_equal(answer(test), test * 2)
-        np.testing.assert_array_equal(answer(labelled), labelled * 2)
-    assert calls == [12.0, 0.0, 40.0]  # the test images once: the same content is not computed again
-    np.testing.assert_array_equal(answer(second.copy()), second * 2)  # kept by content, not by identity
-    assert len(calls) == 3
-    answer(first)  # it had been pushed out: only the last two inputs are kept
-    assert calls == [12.0, 0.0, 40.0, 0.0]
-    np.testing.assert_array_equal(answer(first.reshape(4, 2)), np.zeros((4, 2)))  # the same bytes, another shape
-    assert len(calls) == 5
+    neighbours = connect(points, new_points, 10)
+    shares = vote(neighbours.test_indices, labels, class_count=4)
+    assert shares.shape == (90, 4) and shares.dtype == np.float32 and np.allclose(shares.sum(axis=1), 1)
+    assert not shares[:, 2].any()  # no class 2 there
+    assert np.mean(np.argmax(shares, axis=1) == new_labels) > 0.95
+    own = vote(neighbours.indices[:, :10], labels, class_count=4)  # each point among its own nearest
+    assert np.mean(np.argmax(own, axis=1) == labels) > 0.95
 
 
 def bars(count: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -298,7 +287,7 @@ def test_patch_features_join_images_of_a_class_that_pixels_keep_apart():
     from sklearn.neighbors import NearestNeighbors
 
     from pipeline.fewlabel.propagation import PatchParams
-    from pipeline.fewlabel.propagation.train import fit_patch_features
+    from pipeline.fewlabel.propagation.patches import fit_patch_features
 
     images, labels = bars(200, np.random.default_rng(0))
     settings = PatchParams(centroids=32, grid=2, dims=16)
@@ -322,7 +311,7 @@ def test_patch_features_join_images_of_a_class_that_pixels_keep_apart():
 
 def test_patch_features_refuse_settings_the_images_cannot_meet():
     from pipeline.fewlabel.propagation import PatchParams
-    from pipeline.fewlabel.propagation.train import fit_patch_features
+    from pipeline.fewlabel.propagation.patches import fit_patch_features
 
     small = np.random.default_rng(0).random((40, 100), np.float32)  # 40 images of 10 x 10 pixels
     with pytest.raises(
@@ -334,23 +323,12 @@ def test_patch_features_refuse_settings_the_images_cannot_meet():
 
 
 def test_a_patch_graph_of_images_that_are_not_square_is_refused():
-    from pipeline.fewlabel.common import Problem
+    from pipeline.fewlabel.propagation import Params
+    from pipeline.fewlabel.propagation.graph import build
 
     rows = np.random.default_rng(0).random((30, 50), np.float32)
-    problem = Problem(
-        layers={"l1": LayerParams(input="pixels", units=4)},
-        weights={},
-        pool=rows,
-        labelled_rows=np.arange(10),
-        labels=np.arange(10) % 2,
-        test=(rows, np.arange(30) % 2),
-        class_count=2,
-        seed=0,
-        pool_seed=1,
-    )
-    chosen = recipe("propagation")
-    with pytest.raises(ConfigError, match="graph: patches needs square images, got 50 pixels; use codings"):
-        chosen.train().train(problem, chosen.params(), pretrained=False)
+    with pytest.raises(ConfigError, match="the patch graph needs square images, got 50 pixels"):
+        build(rows, rows, Params(), seed=0)
 
 
 def test_flip_shift_gives_each_image_a_mirrored_or_shifted_copy_of_itself():
@@ -391,3 +369,15 @@ def test_every_recipe_folder_declares_what_the_registry_reads():
     for declared in REGISTERED:
         assert declared.title and declared.summary and callable(declared.train().train)
         assert declared.params().model_dump(), "every setting has a default"
+
+
+def test_the_graph_table_says_what_the_network_adds_to_the_graph_alone():
+    from pipeline.fewlabel.results import graph_table
+
+    whole = np.array([0.80, 0.815, 0.79])
+    labels = {"100": summarise([{"vote_test_accuracy": value} for value in (0.79, 0.80, 0.78)], "vote_test_accuracy")}
+    table = graph_table(labels, {100: {("propagation", "pretrained"): whole, (BASELINE, None): whole - 0.1}})
+    (row,) = table.to_dict("records")
+    assert row["labels"] == 100 and row["graph alone"] == "0.7900" and row["graph and network"] == "0.8017"
+    assert row["the network adds (points)"].startswith("+1.2 (") and row["the network adds (points)"].endswith("better")
+    assert graph_table({}, {100: {("supervised", "pretrained"): whole}}).empty, "no propagation, no table"

@@ -85,7 +85,6 @@ def test_classifier_inits(pixels):
         test=test,
         class_count=2,
         seed=0,
-        pool_seed=1,
     )
     result = recipe("supervised").train().train(problem, params, pretrained=True)
     assert result["labels_seen"] == 200
@@ -99,7 +98,6 @@ def test_classifier_inits(pixels):
         test=test,
         class_count=2,
         seed=0,
-        pool_seed=1,
         validation=(pixels["valid"], labels[:40]),
     )
     with_valid = recipe("frozen").train().train(few, params, pretrained=True)

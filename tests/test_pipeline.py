@@ -121,11 +121,14 @@ def commit_all(repo: Path, message: str) -> None:
 
 def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     ran = stages_run(repo.joinpath("first_run.log").read_text())
-    classify = {f"classify@{budget}-{recipe}" for budget in (20, 50) for recipe in ("supervised", "propagation")}
+    classify = {
+        f"{start}@{recipe}" for start in ("classify", "random-start") for recipe in ("supervised", "propagation")
+    }
     chapter = {technique.stage for technique in TECHNIQUES}
     assert (
         ran
-        == {"validate", "fetch", "split", "pretrain@l1", "pretrain@l2", "stack", "baseline", "report"}
+        == {"validate", "fetch", "split", "pretrain@l1", "pretrain@l2", "stack", "baseline", "report", "graph"}
+        | {"labels"}
         | classify
         | chapter
     )
@@ -138,7 +141,10 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
         assert metrics["test_mse"] > 0
     stack = json.loads((repo / "metrics/stack.json").read_text())
     assert stack["test_mse_after_finetune"] < stack["test_mse_before_finetune"]
-    accuracy = json.loads((repo / "metrics/classify/50-propagation.json").read_text())
+    accuracy = {
+        init: json.loads((repo / f"metrics/classify/propagation{suffix}.json").read_text())["50"][init]
+        for init, suffix in (("pretrained", ""), ("random", "-random"))
+    }
     for init in ("pretrained", "random"):
         assert accuracy[init]["draw_1"]["labels_seen"] == 50 and accuracy[init]["test_accuracy_mean"] > 0.3
     assert any(accuracy[init]["draw_1"] != accuracy[init]["draw_2"] for init in ("pretrained", "random")), (
@@ -159,7 +165,10 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     markdown = (repo / "reports/report.md").read_text()
     assert "idx &lt;b&gt;&amp;amp;" in markdown and "<b>" not in markdown
     assert "## 3. Unsupervised pretraining for classification with few labels" in markdown
-    assert "training images and, to show what the pretraining itself contributes, from a random one. A" in markdown
+    assert (
+        "training images; to show what the pretraining itself contributes, *supervised* and *propagation* also start "
+        "from a random one (`classify.random_start`). A" in " ".join(markdown.split())
+    )
     assert not re.search(r"[a-z][.,;][A-Z]", markdown), "no sentence runs into the next"
     assert re.search(r"^\|\s+50 \|\s+[-+][\d.]+ \([-+][\d.]+ to [-+][\d.]+\): ", markdown, re.M), "pretrained - random"
     assert re.search(r"^\|\s+50 \|\s+[\d.]+ ± [\d.]+ \|", markdown, re.M), "the accuracy table has a row per budget"
@@ -304,7 +313,38 @@ def test_a_classify_change_touches_no_pretrain_stack_or_chapter_stage(repo, tiny
     params["classify"]["propagation"]["learning_rate"] = 0.002
     write_params(repo, params)
     changed = set(json.loads(dvc(repo, "status", "--json").stdout))
-    assert changed == {"validate", "report"} | {f"classify@{budget}-propagation" for budget in (20, 50)}
+    assert changed == {"validate", "report", "classify@propagation", "random-start@propagation"}
+
+
+@pytest.mark.parametrize(
+    ("layer_change", "random_starts_rerun"),
+    [({"epochs": 4}, False), ({"units": 12}, True)],
+    ids=["how-a-layer-pretrains", "what-the-encoder-is"],
+)
+def test_a_pretrain_change_reruns_the_pretrained_starts_and_never_the_graph(
+    repo, tiny_idx, layer_change, random_starts_rerun
+):
+    """A real `dvc repro`: what only the images and labels feed (the graph, each budget's labels) is reused by DVC's
+    own dependencies; the random starts rerun only when the encoder they copy changes its shape."""
+    params = tiny_params(tiny_idx)
+    params["pretrain"]["layers"]["l2"].update(layer_change)
+    write_params(repo, params)
+    ran = stages_run(dvc(repo, "repro").stdout)
+    assert {"pretrain@l2", "stack", "features", "classify@supervised", "classify@propagation"} <= ran
+    assert not {"graph", "labels", "pretrain@l1", "split"} & ran
+    random_starts = {"random-start@supervised", "random-start@propagation"}
+    assert (random_starts <= ran) if random_starts_rerun else not (random_starts & ran)
+
+
+def test_a_graph_change_reruns_only_the_recipe_that_learns_from_the_graph(repo, tiny_idx):
+    params = tiny_params(tiny_idx)
+    params["classify"]["propagation"]["neighbours"] = 8
+    write_params(repo, params)
+    changed = set(json.loads(dvc(repo, "status", "--json").stdout))
+    assert {"graph", "labels", "classify@propagation", "random-start@propagation"} <= changed
+    ran = stages_run(dvc(repo, "repro").stdout)
+    assert {"graph", "labels", "classify@propagation", "random-start@propagation"} <= ran
+    assert not {"classify@supervised", "random-start@supervised"} & ran, "their labelled draws did not change"
 
 
 def test_one_label_draw_still_runs_and_the_report_says_no_interval_can_be_given(repo, tiny_idx):
@@ -313,9 +353,7 @@ def test_one_label_draw_still_runs_and_the_report_says_no_interval_can_be_given(
     params["split"]["draws"] = 1
     write_params(copy, params)
     ran = stages_run(dvc(copy, "repro").stdout)
-    assert {"split", "baseline", "report"} | {
-        f"classify@{budget}-{recipe}" for budget in (20, 50) for recipe in ("supervised", "propagation")
-    } <= ran
+    assert {"split", "baseline", "report", "labels", "classify@supervised", "classify@propagation"} <= ran
     assert not {"pretrain@l1", "pretrain@l2", "stack"} & ran, "the images and their codings did not change"
     markdown = (copy / "reports/report.md").read_text()
     assert "(1 draw)" in markdown and "no interval can be given" in markdown and "beats logistic" not in markdown
@@ -323,7 +361,7 @@ def test_one_label_draw_still_runs_and_the_report_says_no_interval_can_be_given(
     assert (
         fewlabel.draws.eq(1).all() and fewlabel.sd_accuracy.isna().all() and fewlabel.diff_vs_logistic_low.isna().all()
     )
-    metrics = json.loads((copy / "metrics/classify/20-supervised.json").read_text())
+    metrics = json.loads((copy / "metrics/classify/supervised.json").read_text())["20"]
     assert metrics["pretrained"]["test_accuracy_sd"] is None and "draw_2" not in metrics["pretrained"]
 
 

@@ -123,3 +123,9 @@ def labelled(table: pd.DataFrame, budget: int, draw: int = 1) -> tuple[np.ndarra
 
 def labels_of(table: pd.DataFrame, subset: str) -> np.ndarray:
     return table.loc[table["subset"] == subset, "label"].to_numpy()
+
+
+def draw_seed(seed: int, draw: int) -> int:
+    """The seed of the classifiers trained on labelled draw ``draw``: each draw its own, all from params.seed.
+    Draws count from 1; draw 0 seeds what is learnt from the unlabelled pool alone (the propagation graph)."""
+    return int(np.random.SeedSequence([seed, draw]).generate_state(1)[0] >> 1)

@@ -5,7 +5,8 @@ A recipe folder holds everything about it:
 - ``__init__.py``: ``TITLE`` (its name in tables), ``SUMMARY`` (what it does, for the report), ``ORDER`` (its
   place in tables), ``Params`` (its block of params.yaml, ``classify.<name>``) and, for a recipe that cannot
   train under a tf.distribute strategy, ``DISTRIBUTED = False`` (it then trains on one device whatever
-  ``train.strategy`` says);
+  ``train.strategy`` says), and for a recipe that learns from the label-propagation graph ``LEARNS_FROM_GRAPH =
+  True`` (its stages then read the `labels` stage's propagated labels and votes);
 - ``train.py``: ``train(problem, params, pretrained)``, which trains on one labelled draw (and, for the
   semi-supervised recipes, the unlabelled training images) from the pretrained encoder stack or a random one,
   and returns its scores. Its stages, ``classify@<budget>-<name>``, run this.
@@ -31,6 +32,7 @@ class Recipe:
     order: int
     params: type  # a pipeline.schema.Strict model
     distributed: bool  # trains under train.strategy
+    learns_from_graph: bool  # reads the labels stage's propagated labels and votes
 
     def train(self) -> ModuleType:
         return importlib.import_module(f"{__name__}.{self.name}.train")
@@ -44,6 +46,7 @@ RECIPES = tuple(
         package.ORDER,
         package.Params,
         getattr(package, "DISTRIBUTED", True),
+        getattr(package, "LEARNS_FROM_GRAPH", False),
     )
     for package in entries(__name__, __path__)
 )

@@ -3,22 +3,23 @@ training and the scores every recipe reports."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pipeline.config import LayerParams
 from pipeline.data.shards import Sharded
+from pipeline.stats import accuracy
+
+if TYPE_CHECKING:
+    from pipeline.fewlabel.labels import GraphLabels
 
 
 @dataclass(kw_only=True)
 class Problem:
-    """What a recipe may use: the labelled few, every training image (unlabelled) and the test set to score.
-
-    ``pool_labels`` are the training images' true labels: recipes never train on them; they only measure
-    how right propagated labels were (a diagnostic a real few-label user could not compute).
-    """
+    """What a recipe may use: the labelled few, every training image (unlabelled) and the test set to score;
+    for a recipe that learns from the label-propagation graph, what the graph says on this draw."""
 
     layers: dict[str, LayerParams]
     weights: dict[str, dict[str, np.ndarray]]  # the stack's encoder and decoder weights, per layer
@@ -28,8 +29,7 @@ class Problem:
     test: tuple[np.ndarray, np.ndarray]
     class_count: int
     seed: int  # this draw's
-    pool_seed: int  # what a recipe learns from the unlabelled pool alone: the same for every draw
-    pool_labels: np.ndarray | None = None
+    graph: GraphLabels | None = None  # the labels stage's, for a recipe with LEARNS_FROM_GRAPH
     validation: tuple[np.ndarray, np.ndarray] | None = None  # only when classify.use_validation_labels
 
     @property
@@ -47,16 +47,9 @@ class Problem:
         return self.pool.load() if isinstance(self.pool, Sharded) else self.pool
 
 
-def draw_seed(seed: int, draw: int) -> int:
-    """The seed of the classifiers trained on labelled draw ``draw``: each draw its own, all from params.seed.
-    Draws count from 1; draw 0 seeds what is learnt from the unlabelled pool alone."""
-    return int(np.random.SeedSequence([seed, draw]).generate_state(1)[0] >> 1)
-
-
 def epochs_for_steps(steps: int, count: int, batch_size: int) -> int:
     """The fewest epochs over ``count`` images that make ``steps`` updates. Training on a few labels is counted in
-    updates: in epochs, 100 labels would get 24 times fewer than 3,000 labels (50 epochs, 200 updates, left a linear
-    probe of the pretrained codings at 55 % on the validation split at 100 labels; 3,000 updates, at 68 %)."""
+    updates: in epochs, 100 labels would get 24 times fewer than 3,000 labels, too few for a head to converge."""
     return max(1, -(-steps // -(-count // batch_size)))
 
 
@@ -97,25 +90,23 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
     return scores(model, problem, saw_validation_labels=problem.validation is not None)
 
 
-def network_answers(model) -> Callable[[np.ndarray], np.ndarray]:
-    """The network's class probabilities for images, in batches of 1,024 (``model.evaluate`` fails under
+def predict(model, images: np.ndarray) -> np.ndarray:
+    """The network's class probabilities, in batches of 1,024 (``model.evaluate`` fails under
     MultiWorkerMirroredStrategy in Keras 3.15; ``predict`` works under every strategy)."""
-    return lambda images: model.predict(images, batch_size=1024, verbose=0)
+    return model.predict(images, batch_size=1024, verbose=0)
 
 
-def accuracy(answers: Callable[[np.ndarray], np.ndarray], images: np.ndarray, labels: np.ndarray) -> float:
-    """Share of right answers (the most probable class), rounded to float32 as Keras's accuracy metric reports it."""
-    right = np.argmax(answers(images), axis=-1) == labels
-    return float(np.float32(np.count_nonzero(right)) / np.float32(len(labels)))
-
-
-def scores(model, problem: Problem, saw_validation_labels: bool = False, answers=None) -> dict[str, float]:
-    """Test accuracy, and the accuracy on the labelled images with the weights kept; of ``answers`` (class
-    probabilities for images) where a recipe's final answer is more than ``model``'s."""
-    answers = answers or network_answers(model)
+def scores(
+    model, problem: Problem, saw_validation_labels: bool = False, test_answers=None, labelled_answers=None
+) -> dict[str, float]:
+    """Test accuracy, and the accuracy on the labelled images with the weights kept; of the given class
+    probabilities where a recipe's final answer is more than ``model``'s."""
+    images, labels = problem.labelled
+    test_answers = predict(model, problem.test[0]) if test_answers is None else test_answers
+    labelled_answers = predict(model, images) if labelled_answers is None else labelled_answers
     return {
-        "test_accuracy": accuracy(answers, *problem.test),
-        "train_accuracy": accuracy(answers, *problem.labelled),
-        "labels_seen": int(len(problem.labels) + (len(problem.validation[1]) if saw_validation_labels else 0)),
+        "test_accuracy": accuracy(test_answers, problem.test[1]),
+        "train_accuracy": accuracy(labelled_answers, labels),
+        "labels_seen": int(len(labels) + (len(problem.validation[1]) if saw_validation_labels else 0)),
         "trainable_parameters": int(sum(np.prod(weight.shape) for weight in model.trainable_weights)),
     }

@@ -47,12 +47,15 @@ def draw_accuracies(params: Params) -> dict[int, dict[tuple[str, str | None], np
     """Per budget, each (recipe, init)'s test accuracy on every draw, and the logistic regression's (init None)."""
     baseline = io.read_json(paths.BASELINE_METRICS)
     results = {}
+    recipes = {
+        (recipe, init): io.read_json(paths.classify_metrics(recipe, init))
+        for recipe in params.classify.recipes
+        for init in (("pretrained", "random") if recipe in params.classify.random_start else ("pretrained",))
+    }
     for budget in params.split.budgets:
         results[budget] = {(BASELINE, None): per_draw(baseline[str(budget)])}
-        for recipe in params.classify.recipes:
-            metrics = io.read_json(paths.classify_metrics(budget, recipe))
-            for init in params.classify.initialisations:
-                results[budget][(recipe, init)] = per_draw(metrics[init])
+        for (recipe, init), metrics in recipes.items():
+            results[budget][(recipe, init)] = per_draw(metrics[str(budget)][init])
     return results
 
 
@@ -128,6 +131,37 @@ def _comparison(first: np.ndarray, second: np.ndarray, second_name: str) -> str:
     }[outcome]
 
 
+def _difference(first: np.ndarray, second: np.ndarray) -> str:
+    """First minus second in points, with the interval of the paired difference and its verdict."""
+    mean, low, high = paired_interval(first, second)
+    outcome = verdict(low, high)
+    return (
+        f"{_points(mean)}, one draw"
+        if outcome == "no interval"
+        else f"{_points(mean)} ({_points(low)} to {_points(high)}): {outcome}"
+    )
+
+
+def graph_table(labels: dict, accuracies: dict) -> pd.DataFrame:
+    """Label propagation's graph alone (each test image's nearest training images voting with the propagated
+    labels: the labels stage's ``vote_test_accuracy``) against the whole recipe from the pretrained start, per
+    budget: what the network trained on the propagated labels adds (empty when propagation did not run)."""
+    rows = []
+    for budget, methods in accuracies.items():
+        if ("propagation", "pretrained") not in methods or str(budget) not in labels:
+            continue
+        alone, whole = per_draw(labels[str(budget)], "vote_test_accuracy"), methods[("propagation", "pretrained")]
+        rows.append(
+            {
+                "labels": budget,
+                "graph alone": f"{alone.mean():.4f}",
+                "graph and network": f"{whole.mean():.4f}",
+                "the network adds (points)": _difference(whole, alone),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def pretraining_table(accuracies: dict) -> pd.DataFrame:
     """What the pretraining contributes to each recipe: pretrained minus random start in points, per budget, with
     the interval of that paired difference and its verdict (no columns when the run has not both starts)."""
@@ -136,13 +170,7 @@ def pretraining_table(accuracies: dict) -> pd.DataFrame:
         row = {"labels": budget}
         for (recipe, init), values in methods.items():
             if init == "pretrained" and (recipe, "random") in methods:
-                mean, low, high = paired_interval(values, methods[(recipe, "random")])
-                outcome = verdict(low, high)
-                row[method_title(recipe)] = (
-                    f"{_points(mean)}, one draw"
-                    if outcome == "no interval"
-                    else f"{_points(mean)} ({_points(low)} to {_points(high)}): {outcome}"
-                )
+                row[method_title(recipe)] = _difference(values, methods[(recipe, "random")])
         rows.append(row)
     table = pd.DataFrame(rows)
     return table if len(table.columns) > 1 else pd.DataFrame()

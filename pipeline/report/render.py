@@ -169,6 +169,7 @@ class Report:
     accuracy: pd.DataFrame  # 'mean ± sd' per budget and method
     verdicts: list[str]
     pretraining: pd.DataFrame  # per budget and recipe: pretrained - random start, its interval and verdict
+    graph: pd.DataFrame  # per budget: label propagation's graph alone against graph and network
     figures: dict[str, Figure] = field(default_factory=dict)
     chapter: list[Section] = field(default_factory=list)
 
@@ -178,6 +179,12 @@ class Report:
         summaries = [fewlabel.recipe(name).summary for name in self.params.classify.recipes]
         listed = summaries[0] if len(summaries) == 1 else f"{', '.join(summaries[:-1])} and {summaries[-1]}"
         return f"{'several recipes: ' if len(summaries) > 1 else 'one recipe: '}{listed}"
+
+    @property
+    def twins(self) -> str:
+        """The recipes that also started from a random encoder, by name: "supervised, frozen and propagation"."""
+        names = [f"*{name}*" for name in self.params.classify.random_start]
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
     @property
     def confidence(self) -> str:
