@@ -126,7 +126,9 @@ RECIPES = tuple(recipe.name for recipe in fewlabel.RECIPES)  # few-label classif
 class ClassifySettings(Strict):
     recipes: list[Literal[RECIPES]] = Field(default_factory=lambda: list(RECIPES), min_length=1)
     # the recipes also trained from a random encoder: the twin that shows what the pretraining adds
-    random_start: list[Literal[RECIPES]] = Field(default_factory=lambda: list(RECIPES))
+    random_start: list[Literal[RECIPES]] = Field(
+        default_factory=lambda: [name for name in ("supervised", "frozen") if name in RECIPES]
+    )
     use_validation_labels: bool = False
 
     @field_validator("recipes", "random_start")

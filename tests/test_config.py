@@ -67,7 +67,7 @@ BAD = [
     ("classify.recipes", ["supervised", "ladder"], ["classify.recipes.1", "ladder", "propagation"]),
     ("classify.recipes", ["frozen", "frozen"], ["classify.recipes", "once"]),
     ("classify.random_start", ["supervised", "ladder"], ["classify.random_start.1", "ladder", "propagation"]),
-    ("classify.recipes", ["supervised", "frozen"], ["classify", "random_start", "autoencoder", "does not run"]),
+    ("classify.recipes", ["propagation"], ["classify", "random_start", "supervised", "does not run"]),
     ("classify.propagation.graph", "codings", ["classify.propagation.graph", "unknown key"]),
     ("classify.initialisations", ["pretrained"], ["classify.initialisations", "unknown key", "random_start"]),
     ("classify.supervised.batch_size", 0, ["classify.supervised.batch_size"]),

@@ -9,7 +9,7 @@ A recipe folder holds everything about it:
   True`` (its stages then read the `labels` stage's propagated labels and votes);
 - ``train.py``: ``train(problem, params, pretrained)``, which trains on one labelled draw (and, for the
   semi-supervised recipes, the unlabelled training images) from the pretrained encoder stack or a random one,
-  and returns its scores. Its stages, ``classify@<budget>-<name>``, run this.
+  and returns its scores. Its stages, ``classify@<name>`` and ``random-start@<name>``, run this.
 
 What the recipes share is in ``common.py``; ``results.py`` reads their scores back for the report.
 Importing this registry is light (pydantic only): the params schema is built from it.
