@@ -161,6 +161,7 @@ def main(argv: list[str]) -> int:
     import pandas as pd
 
     from pipeline import config, io, paths
+    from pipeline.data import shards
     from pipeline.data.split import labels_of
     from pipeline.errors import UserError
 
@@ -172,7 +173,7 @@ def main(argv: list[str]) -> int:
         print(f"work_floor: {error} (run `dvc repro split` first)", file=sys.stderr)
         return 2
     counts = {subset: len(labels_of(table, subset)) for subset in ("train", "valid", "test")}
-    pixels = io.read_arrays(paths.features(config.PIXELS), ["test"])["test"].shape[1]
+    pixels = shards.read_arrays(paths.features(config.PIXELS), ["test"])["test"].shape[1]
     flops = stage_flops(params, counts, dense_models(params, pixels, class_count))
     peak = sgemm_gflops() * 1e9
     measured = measured_seconds(flops, params.mlflow.experiment)

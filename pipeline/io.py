@@ -107,13 +107,6 @@ def read_array(path: str | Path, memory_map: bool = False) -> np.ndarray:
         raise DataError(f"{path}: not a readable .npy array ({error})") from None
 
 
-def read_arrays(directory: str | Path, names: list[str]) -> dict[str, np.ndarray]:
-    """Each name's ``.npy`` file, or its shard folder (:mod:`pipeline.data.shards`) read whole."""
-    from pipeline.data.shards import Sharded  # which imports this module
-
-    return {name: Sharded.open(directory, name).load() for name in names}
-
-
 def read_array_folder(directory: str | Path) -> dict[str, np.ndarray]:
     """Every ``.npy`` file directly in a folder, by name."""
     directory = Path(directory)

@@ -5,6 +5,7 @@ from sklearn.linear_model import LogisticRegression
 
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
+from pipeline.data import shards
 from pipeline.data.split import draw_count, labelled, labels_of
 from pipeline.stats import summarise
 from stages._common import run, stage_name
@@ -13,7 +14,7 @@ from stages._common import run, stage_name
 def main(argv: list[str]) -> None:
     params = config.load()
     table = pd.read_csv(paths.SPLIT_TABLE)
-    pixels = io.read_arrays(paths.features(PIXELS), ["train", "test"])
+    pixels = shards.read_arrays(paths.features(PIXELS), ["train", "test"])
     test_labels = labels_of(table, "test")
     metrics = {}
     for budget in params.split.budgets:

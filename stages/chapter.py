@@ -20,8 +20,10 @@ from stages._common import run, stage_name
 def features_result(params, run_features):
     """Feature visualisation reads the main pipeline's greedy layers, their cached codings and the labels."""
     layers = params.pretrain.layers
-    weights = {name: io.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()}
-    codings = {name: io.read_arrays(paths.features(name), ["train", "test"]) for name in [PIXELS, *layers]}
+    weights = {
+        name: shards.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()
+    }
+    codings = {name: shards.read_arrays(paths.features(name), ["train", "test"]) for name in [PIXELS, *layers]}
     table = pd.read_csv(paths.SPLIT_TABLE)
     budget = params.split.budgets[-1]
     inputs = [
@@ -50,8 +52,8 @@ def pixels_for(chosen, params) -> dict:
     else:
         if params.train.input == "stream":
             print(f"{chosen.name}: loads its training images whole (train.input stream is not used)", flush=True)
-        train = io.read_arrays(folder, ["train"])
-    return {**train, **io.read_arrays(folder, ["valid", "test"])}
+        train = shards.read_arrays(folder, ["train"])
+    return {**train, **shards.read_arrays(folder, ["valid", "test"])}
 
 
 def main(argv: list[str]) -> None:

@@ -3,6 +3,8 @@ budget, from the pretrained stack's encoder or from a random one (the twin that 
 depends on the encoder's shape, not on its pretraining). One process per recipe and start: TensorFlow starts and
 the train step compiles once for all the budgets."""
 
+import time
+
 import pandas as pd
 
 from pipeline import config, io, paths, tracking
@@ -15,7 +17,7 @@ from pipeline.fewlabel.common import Problem
 from pipeline.fewlabel.labels import read_draws
 from pipeline.models.autoencoders import weight_names
 from pipeline.stats import draw_key, summarise
-from pipeline.training import is_chief, make_deterministic, stage_strategy
+from pipeline.training import CompiledTwins, is_chief, make_deterministic, stage_strategy
 from stages._common import run, stage_name
 
 
@@ -28,27 +30,39 @@ def parse_args(argv: list[str]):
 def main(argv: list[str]) -> None:
     params = config.load()
     chosen, init = parse_args(argv)
-    train = chosen.train().train
-    table = pd.read_csv(paths.SPLIT_TABLE)
-    card = io.read_json(paths.CARD)
-    pool = shards.read_subsets(paths.features(PIXELS), ["train"], **params.train.reading())["train"]
-    pixels = io.read_arrays(paths.features(PIXELS), ["valid", "test"])
     strategy = stage_strategy(params.train, chosen.name, chosen.distributed)
     if strategy is None:
         return  # the chief trains this recipe alone
+    results = train_every_draw(params, chosen, init, strategy)
+    if not is_chief(strategy):
+        return  # a worker of a multi-worker cluster: the chief writes the outputs
+    metrics = {str(budget): {init: summarise(per_draw)} for budget, per_draw in results.items()}
+    io.write_json(paths.classify_metrics(chosen.name, init), metrics)
+    log_run(params, chosen.name, init, results, metrics)
+
+
+def train_every_draw(params, chosen, init: str, strategy) -> dict[int, list[dict[str, float]]]:
+    """The recipe's scores on each draw of each budget, one line each; the draws share one compiled model."""
+    train = chosen.train().train
+    table = pd.read_csv(paths.SPLIT_TABLE)
+    pool = shards.read_subsets(paths.features(PIXELS), ["train"], **params.train.reading())["train"]
+    pixels = shards.read_arrays(paths.features(PIXELS), ["valid", "test"])
     layers = {name: LayerParams(**shape) for name, shape in io.read_json(paths.ARCHITECTURE).items()}
     weights = {}
     if init == "pretrained":
         weights = {
-            name: io.read_arrays(paths.STACK_MODEL / name, weight_names(layer))
+            name: shards.read_arrays(paths.STACK_MODEL / name, weight_names(layer))
             for name, layer in params.pretrain.layers.items()
         }
     settings = getattr(params.classify, chosen.name)
     validation = (pixels["valid"], labels_of(table, "valid")) if params.classify.use_validation_labels else None
+    class_count = len(io.read_json(paths.CARD)["class_names"])
+    twins = CompiledTwins()
     results = {}
     for budget in params.split.budgets:
         results[budget] = []
         for draw, (rows, labels, graph) in enumerate(read_draws(paths.LABELS / chosen.name / str(budget)), 1):
+            started = time.perf_counter()
             seed = draw_seed(params.seed, draw)
             make_deterministic(seed)
             problem = Problem(
@@ -58,34 +72,36 @@ def main(argv: list[str]) -> None:
                 labelled_rows=rows,
                 labels=labels,
                 test=(pixels["test"], labels_of(table, "test")),
-                class_count=len(card["class_names"]),
+                class_count=class_count,
                 seed=seed,
                 graph=graph,
                 validation=validation,
+                twins=twins,
             )
             with strategy.scope():
                 results[budget].append(train(problem, settings, pretrained=init == "pretrained"))
             print(
-                f"{chosen.name}, {init}, {budget} labels, draw {draw}: "
-                f"test accuracy {results[budget][-1]['test_accuracy']:.4f}",
+                f"{chosen.name}, {init} start, {budget} labels, draw {draw}: "
+                f"test accuracy {results[budget][-1]['test_accuracy']:.4f} ({time.perf_counter() - started:.1f} s)",
                 flush=True,
             )
-    if not is_chief(strategy):
-        return  # a worker of a multi-worker cluster: the chief writes the outputs
-    metrics = {str(budget): {init: summarise(per_draw)} for budget, per_draw in results.items()}
-    io.write_json(paths.classify_metrics(chosen.name, init), metrics)
+    return results
+
+
+def log_run(params, recipe_name: str, init: str, results: dict, metrics: dict) -> None:
+    """The stage's MLflow run: its settings, each budget's summary and each draw's scores."""
     with tracking.stage_run(
-        stage_name(f"{'classify' if init == 'pretrained' else 'random-start'}@{chosen.name}"),
+        stage_name(f"{'classify' if init == 'pretrained' else 'random-start'}@{recipe_name}"),
         params.mlflow.experiment,
         {
             "seed": params.seed,
             "budgets": params.split.budgets,
-            "recipe": chosen.name,
-            "draws": draw_count(table),
+            "recipe": recipe_name,
+            "draws": draw_count(pd.read_csv(paths.SPLIT_TABLE)),
             "start": init,
-            **settings.model_dump(),
+            **getattr(params.classify, recipe_name).model_dump(),
         },
-        inputs=[*([paths.STACK_MODEL] if init == "pretrained" else []), paths.LABELS / chosen.name],
+        inputs=[*([paths.STACK_MODEL] if init == "pretrained" else []), paths.LABELS / recipe_name],
     ) as logged:
         logged.log_metrics(
             {

@@ -4,6 +4,7 @@ draw or encoder changes it."""
 
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
+from pipeline.data import shards
 from pipeline.data.split import draw_seed
 from pipeline.fewlabel.propagation.graph import build
 from stages._common import run, stage_name
@@ -12,7 +13,7 @@ from stages._common import run, stage_name
 def main(argv: list[str]) -> None:
     params = config.load()
     settings = params.classify.propagation
-    pixels = io.read_arrays(paths.features(PIXELS), ["train", "test"])  # the graph links every image: all at once
+    pixels = shards.read_arrays(paths.features(PIXELS), ["train", "test"])  # the graph links every image: all at once
     neighbours = build(pixels["train"], pixels["test"], settings, seed=draw_seed(params.seed, 0))
     io.write_arrays(paths.GRAPH, neighbours._asdict())
     print(f"graph: {len(neighbours.indices):,} training images, {settings.neighbours} neighbours each", flush=True)

@@ -4,6 +4,7 @@ import pandas as pd
 
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
+from pipeline.data import shards
 from pipeline.fewlabel.results import (
     draw_accuracies,
     fewlabel_table,
@@ -35,7 +36,7 @@ def build_figures(params, means: pd.DataFrame, spreads: pd.DataFrame) -> dict[st
     if len(stack_history):
         histories["stacked fine-tuning"] = stack_history
     test_images = io.read_array(paths.features(PIXELS) / "test.npy")
-    saved = io.read_arrays(paths.RECONSTRUCTIONS, ["before", "after"])
+    saved = shards.read_arrays(paths.RECONSTRUCTIONS, ["before", "after"])
     drawn = {
         "learning_curves": (
             "Training (dashed) and validation (solid) reconstruction MSE of each layer, on its own input, and of "

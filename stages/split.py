@@ -10,7 +10,7 @@ from stages._common import run, stage_name
 
 def main(argv: list[str]) -> None:
     params = config.load()
-    arrays = io.read_arrays(paths.PREPARED, list(ARRAY_NAMES))
+    arrays = shards.read_arrays(paths.PREPARED, list(ARRAY_NAMES))
     card = io.read_json(paths.CARD)
     table = make_split(
         arrays["train_labels"],

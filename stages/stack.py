@@ -13,7 +13,9 @@ from stages._common import run, stage_name
 def main(argv: list[str]) -> None:
     params = config.load()
     layers = params.pretrain.layers
-    weights = {name: io.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()}
+    weights = {
+        name: shards.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()
+    }
     pixels = shards.read_subsets(paths.features(PIXELS), SUBSETS, **params.train.reading())
     strategy = stage_strategy(params.train, "stack")
     make_deterministic(params.seed)

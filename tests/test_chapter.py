@@ -11,12 +11,8 @@ from pipeline.chapter.common import stack_specs  # noqa: E402
 from pipeline.config import LayerParams  # noqa: E402
 from pipeline.data.synthetic import make_dataset  # noqa: E402
 from pipeline.errors import ConfigError  # noqa: E402
-from pipeline.models.autoencoders import (  # noqa: E402
-    DenseAutoencoder,
-    ShallowAutoencoder,
-    convolutional_autoencoder,
-    variational_autoencoder,
-)
+from pipeline.models.autoencoders import DenseAutoencoder, ShallowAutoencoder  # noqa: E402
+from pipeline.models.generative import convolutional_autoencoder, variational_autoencoder  # noqa: E402
 from pipeline.models.layers import DenseTranspose  # noqa: E402
 from pipeline.report.figures import png_bytes  # noqa: E402
 from pipeline.training import make_deterministic  # noqa: E402

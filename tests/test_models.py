@@ -245,17 +245,35 @@ def test_a_fit_without_history_trains_in_one_pass_to_the_same_bytes(pixels):
 
 
 def test_a_reused_compiled_twin_trains_to_the_same_bytes_and_leaves_the_generators_alone(pixels):
-    """Each draw's classifier trains in one compiled twin per process: the weights must be those of a fresh
-    compile, and the models built after it must start as they would without it."""
+    """Each draw's classifier trains in the stage's compiled twin: the weights must be those of a fresh compile,
+    and the models built after it must start as they would without it."""
+    from pipeline.training import CompiledTwins
 
-    def draws(reuse_compiled: bool) -> list[bytes]:
+    def draws(twins) -> list[bytes]:
         weights = []
         for seed in (1, 2, 3):
             make_deterministic(seed)
             model = classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=seed != 2)
-            train_bright_or_dark(pixels, model, history=False, reuse_compiled=reuse_compiled)
+            train_bright_or_dark(pixels, model, history=False, twins=twins)
             built_after = classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=True)
             weights += [weight.numpy().tobytes() for weight in model.weights + built_after.weights]
         return weights
 
-    assert draws(reuse_compiled=False) == draws(reuse_compiled=True)
+    assert draws(twins=None) == draws(twins=CompiledTwins())
+
+
+def test_each_stage_keeps_its_own_compiled_twins(pixels):
+    """Twins belong to whoever created them: a second set compiles afresh, and a model trained in either ends
+    with the same bytes."""
+    from pipeline.training import CompiledTwins
+
+    first, second = CompiledTwins(), CompiledTwins()
+    trained = []
+    for twins in (first, second, first):
+        make_deterministic(5)
+        model = classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=True)
+        train_bright_or_dark(pixels, model, history=False, twins=twins)
+        trained.append([weight.numpy().tobytes() for weight in model.weights])
+    assert trained[0] == trained[1] == trained[2]
+    assert len(first._compiled) == len(second._compiled) == 1
+    assert next(iter(first._compiled.values())) is not next(iter(second._compiled.values()))

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import io
-from pipeline.data.shards import Sharded, open_subsets, read_subsets, shard_rows, write_subsets
+from pipeline.data.shards import Sharded, open_subsets, read_arrays, read_subsets, shard_rows, write_subsets
 from pipeline.errors import ConfigError, DataError
 from tests.conftest import ROOT, default_params, free_port
 
@@ -48,7 +47,7 @@ def test_a_subset_written_as_shards_reads_back_whole_by_row_and_as_a_stream(tmp_
     assert [sorted(block[:, 0].numpy()) for block in shuffled[0]] == [sorted(block[:, 0]) for block in blocks]
     assert all(np.array_equal(a, b) for a, b in zip(shuffled[0], shuffled[1], strict=True)), "a pure function"
     assert not np.array_equal(shuffled[0][0], blocks[0]) and not np.array_equal(shuffled[0][0], shuffled[2][0])
-    assert np.array_equal(io.read_arrays(tmp_path / "features", ["train", "test"])["train"], rows)
+    assert np.array_equal(read_arrays(tmp_path / "features", ["train", "test"])["train"], rows)
     assert not Sharded.open(tmp_path / "features", "test").is_folder
     subsets = ["train", "test"]
     assert isinstance(read_subsets(tmp_path / "features", subsets, mode="arrays")["train"], np.ndarray)

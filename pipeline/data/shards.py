@@ -205,6 +205,11 @@ def open_subsets(folder: str | Path, subsets: Iterable[str]) -> dict[str, Sharde
     return {subset: Sharded.open(folder, subset) for subset in subsets}
 
 
+def read_arrays(directory: str | Path, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Each name's ``.npy`` file, or its shard folder read whole."""
+    return {name: subset.load() for name, subset in open_subsets(directory, names).items()}
+
+
 def read_subsets(
     folder: str | Path,
     subsets: Iterable[str],

@@ -31,36 +31,12 @@ def make_split(
     fresh random order; a budget of B labels takes the B / classes first of each class, so the subsets are
     class-balanced and nested within a draw (the 100 labels are among the 600), and draws are independent.
     """
-    counts = np.bincount(train_labels, minlength=class_count)
     if validation_size >= len(train_labels):
         raise ConfigError(
             f"split.validation_size: got {validation_size}, "
             f"must be smaller than the {len(train_labels)} training images"
         )
-    # Stratified validation: each class gives its share, rounded so the total is exact.
-    shares = counts * validation_size / len(train_labels)
-    per_class_valid = np.floor(shares).astype(int)
-    remainder = validation_size - per_class_valid.sum()
-    per_class_valid[np.argsort(-(shares - per_class_valid), kind="stable")[:remainder]] += 1
-
-    rng = np.random.default_rng(seed)
-    is_valid = np.zeros(len(train_labels), dtype=bool)
-    pools = []
-    for label in range(class_count):
-        members = rng.permutation(np.flatnonzero(train_labels == label))
-        is_valid[members[: per_class_valid[label]]] = True
-        pools.append(np.sort(members[per_class_valid[label] :]))
-        for budget in budgets:
-            if budget % class_count:
-                raise ConfigError(
-                    f"split.budgets: got {budget}, must be a multiple of the {class_count} classes "
-                    "(the subsets are class-balanced)"
-                )
-            if budget // class_count > len(pools[-1]):
-                raise ConfigError(
-                    f"split.budgets: got {budget}, needs {budget // class_count} labelled images of class {label}, "
-                    f"which has only {len(pools[-1])} outside the validation set"
-                )
+    is_valid, pools = _hold_out_validation(train_labels, class_count, validation_size, budgets, seed)
     ranks = np.full((draws, len(train_labels)), -1, dtype=np.int64)
     for draw in range(draws):
         draw_rng = np.random.default_rng([seed, draw + 1])
@@ -93,6 +69,38 @@ def make_split(
         )
     )
     return pd.concat(rows, ignore_index=True)
+
+
+def _hold_out_validation(
+    train_labels: np.ndarray, class_count: int, validation_size: int, budgets: list[int], seed: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A stratified validation set (each class its share, rounded so the total is exact) and, per class, the
+    training images left to draw labels from; checks that every budget can be drawn from them."""
+    counts = np.bincount(train_labels, minlength=class_count)
+    shares = counts * validation_size / len(train_labels)
+    per_class_valid = np.floor(shares).astype(int)
+    remainder = validation_size - per_class_valid.sum()
+    per_class_valid[np.argsort(-(shares - per_class_valid), kind="stable")[:remainder]] += 1
+
+    rng = np.random.default_rng(seed)
+    is_valid = np.zeros(len(train_labels), dtype=bool)
+    pools = []
+    for label in range(class_count):
+        members = rng.permutation(np.flatnonzero(train_labels == label))
+        is_valid[members[: per_class_valid[label]]] = True
+        pools.append(np.sort(members[per_class_valid[label] :]))
+        for budget in budgets:
+            if budget % class_count:
+                raise ConfigError(
+                    f"split.budgets: got {budget}, must be a multiple of the {class_count} classes "
+                    "(the subsets are class-balanced)"
+                )
+            if budget // class_count > len(pools[-1]):
+                raise ConfigError(
+                    f"split.budgets: got {budget}, needs {budget // class_count} labelled images of class {label}, "
+                    f"which has only {len(pools[-1])} outside the validation set"
+                )
+    return is_valid, pools
 
 
 def draw_count(table: pd.DataFrame) -> int:

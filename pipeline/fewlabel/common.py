@@ -14,6 +14,7 @@ from pipeline.stats import accuracy
 
 if TYPE_CHECKING:
     from pipeline.fewlabel.labels import GraphLabels
+    from pipeline.training import CompiledTwins
 
 
 @dataclass(kw_only=True)
@@ -31,6 +32,7 @@ class Problem:
     seed: int  # this draw's
     graph: GraphLabels | None = None  # the labels stage's, for a recipe with LEARNS_FROM_GRAPH
     validation: tuple[np.ndarray, np.ndarray] | None = None  # only when classify.use_validation_labels
+    twins: CompiledTwins | None = None  # the stage's compiled models, reused by each of its draws
 
     @property
     def labelled(self) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +84,7 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
         learning_rate=params.learning_rate,
         loss="sparse_categorical_crossentropy",
         history=False,  # only the final weights count
-        reuse_compiled=True,  # every draw trains this architecture
+        twins=problem.twins,  # every draw of the stage trains this architecture
         metrics=["accuracy"],
         validation_data=problem.validation,
         callbacks=callbacks,

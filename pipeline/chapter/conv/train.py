@@ -12,7 +12,7 @@ from pipeline.errors import ConfigError
 
 
 def run(params: Params, pixels: Mapping[str, np.ndarray], seed: int) -> TechniqueResult:
-    from pipeline.models.autoencoders import convolutional_autoencoder
+    from pipeline.models.generative import convolutional_autoencoder
 
     side = int(round(pixels["train"].shape[1] ** 0.5))
     levels = len(params.filters)

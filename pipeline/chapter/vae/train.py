@@ -11,7 +11,7 @@ from pipeline.chapter.vae import Params
 
 
 def run(params: Params, pixels: Mapping[str, np.ndarray], seed: int) -> TechniqueResult:
-    from pipeline.models.autoencoders import variational_autoencoder
+    from pipeline.models.generative import variational_autoencoder
 
     vae, encoder, decoder = variational_autoencoder(pixels["train"].shape[1], params.units, params.codings, seed)
     history = train(vae, pixels["train"], params, validation=pixels["valid"])

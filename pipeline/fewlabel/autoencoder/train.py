@@ -34,11 +34,38 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
 def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
     """The encoder + head after ``params.steps`` steps; under a distribution strategy each replica takes its
     share of every step's labelled and unlabelled batch (the same global batches, noise included)."""
+    import tensorflow as tf
+
+    from pipeline.training import distributed
+
+    model, learn = learning_step(problem, params, pretrained)
+
+    # STEPS_PER_EXECUTION steps per call, one XLA program, as training.fit runs Keras. The batches and the
+    # noise come in as arguments: a seed computed inside would be a compile-time constant to XLA.
+    @tf.function(jit_compile=True)
+    def learn_steps(labelled, labels, unlabelled, noise):
+        for index in tf.range(tf.shape(labels)[0]):
+            learn(labelled[index], labels[index], unlabelled[index], noise[index])
+
+    learn_chunk = replicated(learn, params) if distributed() else learn_steps
+    x_labelled, y_labelled = problem.labelled
+    labelled_rows, pool_rows = batches(len(y_labelled), len(problem.pool), params, problem.seed)
+    for first in range(0, params.steps, STEPS_PER_EXECUTION):
+        steps = slice(first, first + STEPS_PER_EXECUTION)
+        rows = labelled_rows[steps]
+        shape = (len(rows), rows.shape[1] + pool_rows.shape[1], problem.pool.shape[1])
+        noise = tf.random.stateless_normal(shape, [problem.seed, first])
+        learn_chunk(x_labelled[rows], y_labelled[rows], problem.images(pool_rows[steps]), noise)
+    return model
+
+
+def learning_step(problem: Problem, params: Params, pretrained: bool):
+    """The classifier (encoder + head) and one Adam step on a labelled and an unlabelled batch: cross-entropy
+    on the labelled, plus the denoising reconstruction, through the stack's decoder, of the unlabelled."""
     import keras
     import tensorflow as tf
 
     from pipeline.models.autoencoders import StackedAutoencoder
-    from pipeline.training import distributed
 
     stacked = StackedAutoencoder(problem.layers, problem.pool.shape[1])
     if pretrained:
@@ -55,7 +82,6 @@ def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
     optimizer = keras.optimizers.Adam(params.learning_rate)
     optimizer.build(variables)
     cross_entropy = keras.losses.SparseCategoricalCrossentropy()
-    x_labelled, y_labelled = problem.labelled
 
     def learn(labelled, labels, unlabelled, noise, replica_share: bool = False):
         noisy = tf.concat([labelled, unlabelled], axis=0) + params.noise_stddev * noise
@@ -75,12 +101,13 @@ def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
                 loss += params.reconstruction_weight * tf.reduce_mean(tf.square(reconstruction - unlabelled))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
 
-    # STEPS_PER_EXECUTION steps per call, one XLA program, as training.fit runs Keras. The batches and the
-    # noise come in as arguments: a seed computed inside would be a compile-time constant to XLA.
-    @tf.function(jit_compile=True)
-    def learn_steps(labelled, labels, unlabelled, noise):
-        for index in tf.range(tf.shape(labels)[0]):
-            learn(labelled[index], labels[index], unlabelled[index], noise[index])
+    return model, learn
+
+
+def replicated(learn, params: Params):
+    """``learn`` on every replica of the strategy in scope, one step per call, as training.fit runs under a
+    strategy; each replica its share of the rows."""
+    import tensorflow as tf
 
     strategy = tf.distribute.get_strategy()
     labelled_shares = np.array_split(np.arange(params.labelled_batch), strategy.num_replicas_in_sync)
@@ -91,7 +118,6 @@ def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
         strategy.run(lambda share: learn(*share, replica_share=True), args=(shares,))
 
     def learn_distributed(labelled, labels, unlabelled, noise):
-        """One step per call, as training.fit runs under a strategy; each replica its share of the rows."""
         noise = noise.numpy()
         for index in range(len(labels)):
 
@@ -104,12 +130,4 @@ def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
 
             learn_step_distributed(strategy.experimental_distribute_values_from_function(share))
 
-    learn_chunk = learn_distributed if distributed() else learn_steps
-    labelled_rows, pool_rows = batches(len(y_labelled), len(problem.pool), params, problem.seed)
-    for first in range(0, params.steps, STEPS_PER_EXECUTION):
-        steps = slice(first, first + STEPS_PER_EXECUTION)
-        rows = labelled_rows[steps]
-        shape = (len(rows), rows.shape[1] + pool_rows.shape[1], problem.pool.shape[1])
-        noise = tf.random.stateless_normal(shape, [problem.seed, first])
-        learn_chunk(x_labelled[rows], y_labelled[rows], problem.images(pool_rows[steps]), noise)
-    return model
+    return learn_distributed

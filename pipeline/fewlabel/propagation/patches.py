@@ -31,11 +31,21 @@ def fit_patch_features(
     neighbours in this space share a class more often than neighbours in pixels. Only ``images`` are used:
     no labels: the map learns nothing from the test images it is later applied to. Deterministic for a ``seed``.
     """
-    import tensorflow as tf
-    from numpy.lib.stride_tricks import sliding_window_view
-    from sklearn.cluster import MiniBatchKMeans
     from sklearn.decomposition import PCA
 
+    check_patch_settings(len(images), side, settings)
+    pooled = pooled_activations(*learn_centroids(images, side, settings, seed), side, settings)
+    features = pooled(images)
+    centre, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+    whitening = PCA(settings.dims, whiten=True, random_state=seed % 2**32).fit((features - centre) / scale)
+
+    def featurise(new_images: np.ndarray) -> np.ndarray:
+        return whitening.transform((pooled(new_images) - centre) / scale).astype(np.float32)
+
+    return whitening.transform((features - centre) / scale).astype(np.float32), featurise
+
+
+def check_patch_settings(image_count: int, side: int, settings: PatchParams) -> None:
     size, count = settings.size, settings.centroids
     positions = side - size + 1
     if positions < settings.grid:
@@ -43,11 +53,20 @@ def fit_patch_features(
             f"classify.propagation.patches: {size}-pixel patches of {side}-pixel images leave {positions} positions "
             f"per row, fewer than grid {settings.grid}; lower size or grid"
         )
-    if settings.dims > min(len(images), count * settings.grid**2):
+    if settings.dims > min(image_count, count * settings.grid**2):
         raise ConfigError(
             f"classify.propagation.patches.dims: got {settings.dims}, must be at most the "
-            f"{min(len(images), count * settings.grid**2)} features and images there are"
+            f"{min(image_count, count * settings.grid**2)} features and images there are"
         )
+
+
+def learn_centroids(images: np.ndarray, side: int, settings: PatchParams, seed: int):
+    """K-means centroids of brightness- and contrast-normalised, ZCA-whitened patches sampled from ``images``;
+    (centroids, patch mean, ZCA matrix)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    from sklearn.cluster import MiniBatchKMeans
+
+    size, count = settings.size, settings.centroids
     rng = np.random.default_rng(seed)
     sampled = images[rng.choice(len(images), min(len(images), PATCH_SAMPLE_IMAGES), replace=False)]
     patches = sliding_window_view(sampled.reshape(-1, side, side), (size, size), axis=(1, 2)).reshape(-1, size * size)
@@ -66,6 +85,15 @@ def fit_patch_features(
         .fit((patches - mean) @ zca)
         .cluster_centers_
     )
+    return centroids, mean, zca
+
+
+def pooled_activations(centroids: np.ndarray, mean: np.ndarray, zca: np.ndarray, side: int, settings: PatchParams):
+    """The map from images to their triangle activations summed over grid x grid regions, in batches of 1,000."""
+    import tensorflow as tf
+
+    size, count = settings.size, settings.centroids
+    positions = side - size + 1
     # One convolution gives every patch's whitened dot products with the centroids and its whitened coordinates
     # (for its norm), both as linear maps of the raw patch, corrected for the patch's mean and contrast.
     maps = np.concatenate([zca @ centroids.T, zca], axis=1).astype(np.float32)
@@ -75,7 +103,7 @@ def fit_patch_features(
     bounds = [(part[0], part[-1] + 1) for part in np.array_split(np.arange(positions), settings.grid)]
 
     @tf.function(jit_compile=True)
-    def pooled_activations(batch):
+    def activations(batch):
         x = tf.reshape(batch, (-1, side, side, 1))
         local_mean = tf.nn.avg_pool2d(x, size, 1, "VALID")
         local_variance = tf.nn.relu(tf.nn.avg_pool2d(x * x, size, 1, "VALID") - local_mean**2)
@@ -98,16 +126,9 @@ def fit_patch_features(
     def pooled(batch_of_images: np.ndarray) -> np.ndarray:
         return np.concatenate(
             [
-                pooled_activations(tf.constant(batch_of_images[start : start + 1000], tf.float32)).numpy()
+                activations(tf.constant(batch_of_images[start : start + 1000], tf.float32)).numpy()
                 for start in range(0, len(batch_of_images), 1000)
             ]
         )
 
-    features = pooled(images)
-    centre, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
-    whitening = PCA(settings.dims, whiten=True, random_state=seed % 2**32).fit((features - centre) / scale)
-
-    def featurise(new_images: np.ndarray) -> np.ndarray:
-        return whitening.transform((pooled(new_images) - centre) / scale).astype(np.float32)
-
-    return whitening.transform((features - centre) / scale).astype(np.float32), featurise
+    return pooled

@@ -83,7 +83,7 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         learning_rate=params.learning_rate,
         loss="sparse_categorical_crossentropy",
         history=False,  # only the final weights count
-        reuse_compiled=True,  # every draw trains this architecture
+        twins=problem.twins,  # every draw of the stage trains this architecture
         augment=flip_shift(side, params.flip, params.shift_pixels) if side * side == pool.shape[1] else None,
     )
     network_test = predict(model, problem.test[0])
