@@ -176,6 +176,7 @@ class TrainParams(Strict):
 class BaselineParams(Strict):
     max_iter: PositiveInt = 1000
     C: Annotated[float, Field(gt=0)] = 1.0
+    neighbours: PositiveInt = 5
 
 
 ChapterParams = create_model(

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline import io, paths
-from pipeline.config import INITIALISATIONS
+from pipeline.config import INITIALISATIONS, PIXELS
 from pipeline.errors import UserError
-from pipeline.fewlabel.results import BASELINE
+from pipeline.fewlabel.results import BASELINE, probe_method, probe_rows, probes_by_budget
 from pipeline.stats import per_draw
 
 WORKSPACE = "workspace"
@@ -201,12 +201,34 @@ def load(label: str) -> Revision:
     fewlabel = _read(revision, fs, paths.FEWLABEL_SUMMARY)
     if fewlabel:
         revision.fewlabel = pd.read_csv(BytesIO(fewlabel))
+    probes = _probe_draws(revision, fs)
+    if probes:  # from the metrics, fresher than the report's table where an experiment ran up to the probe alone
+        rows = probe_rows(probes)
+        recipes = None if revision.fewlabel is None else revision.fewlabel[~revision.fewlabel.recipe.isin(rows.recipe)]
+        revision.fewlabel = pd.concat([recipes, rows], ignore_index=True) if recipes is not None else rows
     for name in _figure_names(revision, fs):
         png = _read(revision, fs, FIGURES / f"{name}.png")
         if png:
             revision.figures[name] = Figure(png)
-    revision.draws = _draw_accuracies(revision, fs)
+    revision.draws = _draw_accuracies(revision, fs) | {
+        (budget, probe_method(probe, representation), representation != PIXELS): values
+        for budget, methods in probes.items()
+        for (probe, representation), values in methods.items()
+    }
     return revision
+
+
+def _probe_draws(revision: Revision, fs) -> dict:
+    """The probes' accuracy per draw (:func:`~pipeline.fewlabel.results.probes_by_budget`) from the git-tracked
+    metrics/baseline.json and metrics/probe.json; empty where a revision has no probe stage."""
+    pixels, layers = _read(revision, fs, paths.BASELINE_METRICS), _read(revision, fs, paths.PROBE_METRICS)
+    if not (pixels and layers):
+        return {}
+    try:
+        pixels = json.loads(pixels)
+        return probes_by_budget(pixels, json.loads(layers), sorted(int(budget) for budget in pixels))
+    except (ValueError, KeyError, TypeError, AttributeError):  # a layout of another version
+        return {}
 
 
 def _draw_accuracies(revision: Revision, fs) -> dict[tuple, np.ndarray]:

@@ -36,6 +36,17 @@ def summarise(per_draw: Sequence[Mapping[str, float]], metric: str = "test_accur
     }
 
 
+def summary_metrics(summaries: Mapping[str, Mapping], prefix: str = "") -> dict[str, float]:
+    """Means and spreads of :func:`summarise` results by key (``{budget: summary}``), flat for MLflow as
+    ``<prefix><key>_<name>``; the draws' own records are left out."""
+    return {
+        f"{prefix}{key}_{name}": value
+        for key, summary in summaries.items()
+        for name, value in summary.items()
+        if not name.startswith("draw_")
+    }
+
+
 def per_draw(summary: Mapping, metric: str = "test_accuracy") -> np.ndarray:
     """The draws' values of ``metric`` from a :func:`summarise` result, in draw order."""
     draws = sorted((key for key in summary if key.startswith("draw_")), key=lambda key: int(key.split("_")[1]))

@@ -1,13 +1,14 @@
-"""Stage `baseline`: logistic regression on raw pixels with the same labelled draws, the plain yardstick."""
+"""Stage `baseline`: the probes (logistic regression and k nearest neighbours) on raw pixels with the same labelled
+draws as the recipes: the plain yardstick, and what the probe of each layer's codings is paired against."""
 
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
 from pipeline.data import shards
-from pipeline.data.split import draw_count, labelled, labels_of
-from pipeline.stats import summarise
+from pipeline.data.split import draw_count
+from pipeline.fewlabel.probe import probe_draws
+from pipeline.stats import summary_metrics
 from stages._common import run, stage_name
 
 
@@ -15,16 +16,7 @@ def main(argv: list[str]) -> None:
     params = config.load()
     table = pd.read_csv(paths.SPLIT_TABLE)
     pixels = shards.read_arrays(paths.features(PIXELS), ["train", "test"])
-    test_labels = labels_of(table, "test")
-    metrics = {}
-    for budget in params.split.budgets:
-        per_draw = []
-        for draw in range(1, draw_count(table) + 1):
-            rows, labels = labelled(table, budget, draw)
-            model = LogisticRegression(C=params.baseline.C, max_iter=params.baseline.max_iter, random_state=params.seed)
-            model.fit(pixels["train"][rows], labels)
-            per_draw.append({"test_accuracy": float(model.score(pixels["test"], test_labels))})
-        metrics[str(budget)] = summarise(per_draw)
+    metrics = probe_draws(pixels, table, params.split.budgets, params.baseline, params.seed)
     io.write_json(paths.BASELINE_METRICS, metrics)
     with tracking.stage_run(
         stage_name("baseline"),
@@ -32,14 +24,7 @@ def main(argv: list[str]) -> None:
         {"seed": params.seed, "draws": draw_count(table), **params.baseline.model_dump()},
         inputs=[paths.SPLIT_TABLE, paths.features(PIXELS)],
     ) as logged:
-        logged.log_metrics(
-            {
-                f"{budget}_{name}": value
-                for budget, summary in metrics.items()
-                for name, value in summary.items()
-                if not name.startswith("draw_")
-            }
-        )
+        logged.log_metrics(summary_metrics(metrics))
 
 
 if __name__ == "__main__":

@@ -4,13 +4,10 @@ Runs ``pipeline/chapter/<technique>/train.py`` and writes the arrays its figure 
 its learning curves; the report draws it.
 """
 
-import pandas as pd
-
 from pipeline import config, io, paths, tracking
 from pipeline.chapter import technique
 from pipeline.config import PIXELS
 from pipeline.data import shards
-from pipeline.data.split import labelled, labels_of
 from pipeline.errors import ConfigError
 from pipeline.models.autoencoders import weight_names
 from pipeline.training import is_chief, make_deterministic, stage_strategy
@@ -18,16 +15,13 @@ from stages._common import run, stage_name
 
 
 def features_result(params, run_features):
-    """Feature visualisation reads the main pipeline's greedy layers, their cached codings and the labels."""
+    """Feature visualisation reads the main pipeline's greedy layers and their cached codings."""
     layers = params.pretrain.layers
     weights = {
         name: shards.read_arrays(paths.pretrain_model(name), weight_names(layer)) for name, layer in layers.items()
     }
     codings = {name: shards.read_arrays(paths.features(name), ["train", "test"]) for name in [PIXELS, *layers]}
-    table = pd.read_csv(paths.SPLIT_TABLE)
-    budget = params.split.budgets[-1]
     inputs = [
-        paths.SPLIT_TABLE,
         *(paths.pretrain_model(name) for name in layers),
         *(paths.features(name) for name in [PIXELS, *layers]),
     ]
@@ -36,9 +30,6 @@ def features_result(params, run_features):
         layers=layers,
         weights=weights,
         features=codings,
-        labelled=labelled(table, budget),
-        test_labels=labels_of(table, "test"),
-        budget=budget,
         seed=params.seed,
     )
     return result, inputs

@@ -12,7 +12,7 @@ from pipeline.fewlabel import recipe
 from pipeline.fewlabel.labels import recipe_arrays
 from pipeline.fewlabel.propagation.graph import Neighbours, weights
 from pipeline.fewlabel.propagation.spread import graph_labels
-from pipeline.stats import accuracy, summarise
+from pipeline.stats import accuracy, summarise, summary_metrics
 from stages._common import run, stage_name
 
 
@@ -68,14 +68,7 @@ def main(argv: list[str]) -> None:
         {"seed": params.seed, "budgets": params.split.budgets, "draws": draw_count(table)},
         inputs=[paths.SPLIT_TABLE, paths.GRAPH],
     ) as logged:
-        logged.log_metrics(
-            {
-                f"{budget}_{name}": value
-                for budget, summary in metrics.items()
-                for name, value in summary.items()
-                if not name.startswith("draw_")
-            }
-        )
+        logged.log_metrics(summary_metrics(metrics))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ from pipeline.fewlabel.results import (
     fewlabel_table,
     graph_table,
     mean_table,
+    pays_table,
     plot_columns,
     pretraining_table,
+    probe_accuracies,
+    probe_rows,
     spread_table,
     verdicts,
 )
@@ -64,7 +67,7 @@ def build_figures(params, means: pd.DataFrame, spreads: pd.DataFrame) -> dict[st
 def main(argv: list[str]) -> None:
     params = config.load()
     card = io.read_json(paths.CARD)
-    accuracies = draw_accuracies(params)
+    accuracies, probes = draw_accuracies(params), probe_accuracies(params)
     means, spreads = mean_table(accuracies), spread_table(accuracies)
     report = Report(
         params=params,
@@ -75,6 +78,7 @@ def main(argv: list[str]) -> None:
         verdicts=verdicts(accuracies),
         pretraining=pretraining_table(accuracies),
         graph=graph_table(io.read_json(paths.LABELS_METRICS), accuracies),
+        pays=pays_table(params, probes, accuracies),
     )
     report.figures = build_figures(params, means, spreads)
     report.chapter = chapter_sections(params)
@@ -83,7 +87,7 @@ def main(argv: list[str]) -> None:
     figures_written = [*report.figures.values(), *(section.figure for section in report.chapter)]
     io.write_bytes_tree(paths.REPORT_FIGURES, {f"{figure.name}.png": figure.png for figure in figures_written})
     io.write_csv(paths.ACCURACY_PLOT, means.reindex(columns=plot_columns()), index=True)
-    io.write_csv(paths.FEWLABEL_SUMMARY, fewlabel_table(accuracies))
+    io.write_csv(paths.FEWLABEL_SUMMARY, pd.concat([fewlabel_table(accuracies), probe_rows(probes)], ignore_index=True))
     io.write_csv(paths.METRICS_TABLE, all_metrics())
     io.write_json(paths.SUMMARY, headline(params, means, report.stack), sort_keys=False)
     io.write_text(paths.REPORT_MARKDOWN, report_md)

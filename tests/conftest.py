@@ -49,7 +49,7 @@ def tiny_params(idx_dir: Path) -> dict:
     chapter["phases"].update(units=[16, 8], joint_epochs=1, **tiny)
     chapter["denoising"].update(units=[16, 8], overcomplete_units=800, **tiny)
     chapter["sparsity"].update(units=[16, 32], **tiny)
-    params["features"].update(neurons=3, top_images=2, ascent_steps=10, probe_max_iter=200)
+    params["features"].update(neurons=3, top_images=2, ascent_steps=10)
     chapter["vae"].update(units=[16, 8], codings=2, grid=2, walk_steps=3, **tiny)
     chapter["conv"].update(filters=[4, 8], codings=8, **tiny)
     return params

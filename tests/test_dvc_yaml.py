@@ -133,6 +133,7 @@ def test_every_stage_output_is_where_pipeline_paths_says(stages):
         *(str(paths.classify_metrics(recipe)) for recipe in params.classify.recipes),
         *(str(paths.classify_metrics(recipe, "random")) for recipe in params.classify.random_start),
         str(paths.BASELINE_METRICS),
+        str(paths.PROBE_METRICS),
         *(
             str(path)
             for technique in TECHNIQUES

@@ -127,7 +127,7 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     chapter = {technique.stage for technique in TECHNIQUES}
     assert (
         ran
-        == {"validate", "fetch", "split", "pretrain@l1", "pretrain@l2", "stack", "baseline", "report", "graph"}
+        == {"validate", "fetch", "split", "pretrain@l1", "pretrain@l2", "stack", "baseline", "probe", "report", "graph"}
         | {"labels"}
         | classify
         | chapter
@@ -151,12 +151,19 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
         "each draw trains on its own labelled images"
     )
     fewlabel = pd.read_csv(repo / "reports/fewlabel.csv")
-    assert len(fewlabel) == 2 * (2 * 2 + 1) and set(fewlabel.recipe) == {
+    probes = {"nearest_neighbours"} | {
+        f"{name}_on_{layer}" for name in ("logistic_regression", "nearest_neighbours") for layer in ("l1", "l2")
+    }
+    assert len(fewlabel) == 2 * (2 * 2 + 1 + 5) and set(fewlabel.recipe) == {
         "supervised",
         "propagation",
         "logistic_regression",
+        *probes,
     }
-    assert fewlabel.draws.eq(2).all() and fewlabel.diff_vs_logistic_low.notna().sum() == 8
+    assert fewlabel.draws.eq(2).all() and fewlabel.diff_vs_pixels_low.notna().sum() == 8 + 2 * 4
+    probe = json.loads((repo / "metrics/probe.json").read_text())
+    assert set(probe) == {"l1", "l2"} and set(probe["l1"]) == {"20", "50"}
+    assert probe["l2"]["50"]["draw_2"].keys() == {"test_accuracy", "neighbours_test_accuracy"}
 
     html = (repo / "reports/index.html").read_text()
     assert "data:image/png;base64," in html and '<img src="figures/' not in html, "the page must be self-contained"
@@ -170,6 +177,12 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
         "from a random one (`classify.random_start`). A" in " ".join(markdown.split())
     )
     assert not re.search(r"[a-z][.,;][A-Z]", markdown), "no sentence runs into the next"
+    assert "### Which pretraining pays" in markdown
+    assert re.search(
+        r"^\| l2: 16 units, no noise, not sparse\s+\| nearest neighbours\s+\|\s+[\d.]+ ± [\d.]+; [-+][\d.]+ \(",
+        markdown,
+        re.M,
+    )
     assert re.search(r"^\|\s+50 \|\s+[-+][\d.]+ \([-+][\d.]+ to [-+][\d.]+\): ", markdown, re.M), "pretrained - random"
     assert re.search(r"^\|\s+50 \|\s+[\d.]+ ± [\d.]+ \|", markdown, re.M), "the accuracy table has a row per budget"
     assert " ± " in markdown and "95 % Student-t interval of their paired difference" in markdown
@@ -330,8 +343,8 @@ def test_a_pretrain_change_reruns_the_pretrained_starts_and_never_the_graph(
     params["pretrain"]["layers"]["l2"].update(layer_change)
     write_params(repo, params)
     ran = stages_run(dvc(repo, "repro").stdout)
-    assert {"pretrain@l2", "stack", "features", "classify@supervised", "classify@propagation"} <= ran
-    assert not {"graph", "labels", "pretrain@l1", "split"} & ran
+    assert {"pretrain@l2", "stack", "features", "probe", "classify@supervised", "classify@propagation"} <= ran
+    assert not {"graph", "labels", "pretrain@l1", "split", "baseline"} & ran
     random_starts = {"random-start@supervised", "random-start@propagation"}
     assert (random_starts <= ran) if random_starts_rerun else not (random_starts & ran)
 
@@ -358,9 +371,7 @@ def test_one_label_draw_still_runs_and_the_report_says_no_interval_can_be_given(
     markdown = (copy / "reports/report.md").read_text()
     assert "(1 draw)" in markdown and "no interval can be given" in markdown and "beats logistic" not in markdown
     fewlabel = pd.read_csv(copy / "reports/fewlabel.csv")
-    assert (
-        fewlabel.draws.eq(1).all() and fewlabel.sd_accuracy.isna().all() and fewlabel.diff_vs_logistic_low.isna().all()
-    )
+    assert fewlabel.draws.eq(1).all() and fewlabel.sd_accuracy.isna().all() and fewlabel.diff_vs_pixels_low.isna().all()
     metrics = json.loads((copy / "metrics/classify/supervised.json").read_text())["20"]
     assert metrics["pretrained"]["test_accuracy_sd"] is None and "draw_2" not in metrics["pretrained"]
 
@@ -526,7 +537,7 @@ def test_queued_experiments_run_two_at_a_time_and_every_stage_run_reaches_mlflow
     for name in QUEUED:
         runs = client.search_runs([experiment], f"tags.`dvc.experiment` = '{name}'", max_results=100)
         stage_runs = [run for run in runs if "dvc.stage" in run.data.tags]
-        assert sorted(run.info.run_name for run in stage_runs) == ["baseline", "report", "validate"], name
+        assert sorted(run.info.run_name for run in stage_runs) == ["baseline", "probe", "report", "validate"], name
         parents = {run.data.tags["mlflow.parentRunId"] for run in stage_runs}
         assert [client.get_run(parent).info.run_name for parent in parents] == [f"dvc exp run {name}"]
     assert not list((repo / ".mlflow-pending").glob("*/run.json")), "no run lost or left waiting"
@@ -545,6 +556,9 @@ def test_compare_two_experiments_side_by_side(repo):
         r"(within the noise|exceeds the noise \((up|down)\)) \|",
         markdown,
     ), markdown
+    assert re.search(
+        r"\| 20 \| nearest\\_neighbours\\_on\\_l2 \| True \| [\d.]+ ± [\d.]+ \| [\d.]+ ± [\d.]+ \|", markdown
+    )
     figures = [
         "accuracy_vs_labels",
         "learning_curves",
@@ -599,7 +613,7 @@ def test_two_machines_share_one_git_remote_one_dvc_remote_and_one_mlflow_server(
         tracking = {"MLFLOW_TRACKING_URI": uri}
         for machine, name, c in ((repo, "from-a", 0.5), (machine_b, "from-b", 2.0)):
             ran = sh(machine, str(BIN / "dvc"), "exp", "run", "-n", name, "-S", f"baseline.C={c}", env=tracking)
-            assert stages_run(ran.stdout) == {"validate", "baseline", "report"}, "the rest came from dvc pull"
+            assert stages_run(ran.stdout) == {"validate", "baseline", "probe", "report"}, "the rest came from dvc pull"
             dvc(machine, "exp", "push", "origin", name)
         dvc(repo, "exp", "pull", "origin", "from-b")
         dvc(machine_b, "exp", "pull", "origin", "from-a")
@@ -617,6 +631,7 @@ def test_two_machines_share_one_git_remote_one_dvc_remote_and_one_mlflow_server(
             runs = client.search_runs([experiment], f"tags.`dvc.experiment` = '{name}'", max_results=100)
             assert sorted(run.info.run_name for run in runs if "dvc.stage" in run.data.tags) == [
                 "baseline",
+                "probe",
                 "report",
                 "validate",
             ], name

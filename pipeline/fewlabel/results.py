@@ -1,4 +1,4 @@
-"""The few-label results of a run, read back from the classify and baseline metrics: tables and verdicts.
+"""The few-label results of a run, read back from the classify, baseline and probe metrics: tables and verdicts.
 
 Every comparison is paired over the same labelled draws; "better" needs the 95 % interval of the paired
 difference to exclude zero (:mod:`pipeline.stats`).
@@ -6,11 +6,14 @@ difference to exclude zero (:mod:`pipeline.stats`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from pipeline import fewlabel, io, paths
-from pipeline.config import INITIALISATIONS, RECIPES, Params
+from pipeline.config import INITIALISATIONS, PIXELS, RECIPES, Params
+from pipeline.fewlabel.probe import PROBE_METRICS
 from pipeline.stats import CONFIDENCE, paired_interval, per_draw, verdict
 
 BASELINE = "logistic_regression"
@@ -28,9 +31,10 @@ FEWLABEL_COLUMNS = [
     "draws",
     "mean_accuracy",
     "sd_accuracy",
-    "diff_vs_logistic_low",
-    "diff_vs_logistic_high",
+    "diff_vs_pixels_low",  # a recipe against logistic regression on pixels, a probe against itself on pixels
+    "diff_vs_pixels_high",
 ]
+PROBE_TITLES = {"logistic": "logistic regression", "neighbours": "nearest neighbours"}
 
 
 def method_name(recipe: str, init: str) -> str:
@@ -74,11 +78,99 @@ def fewlabel_table(accuracies: dict[int, dict[tuple[str, str | None], np.ndarray
                     "draws": len(values),
                     "mean_accuracy": values.mean(),
                     "sd_accuracy": values.std(ddof=1) if len(values) > 1 else np.nan,
-                    "diff_vs_logistic_low": low,
-                    "diff_vs_logistic_high": high,
+                    "diff_vs_pixels_low": low,
+                    "diff_vs_pixels_high": high,
                 }
             )
     return pd.DataFrame(rows, columns=FEWLABEL_COLUMNS)
+
+
+def probe_method(probe: str, representation: str) -> str:
+    """A probe's name in reports/fewlabel.csv: ``logistic_regression`` on the pixels (the baseline),
+    ``nearest_neighbours_on_l2`` on a layer's codings."""
+    name = BASELINE if probe == "logistic" else "nearest_neighbours"
+    return name if representation == PIXELS else f"{name}_on_{representation}"
+
+
+def probe_accuracies(params: Params) -> dict[int, dict[tuple[str, str], np.ndarray]]:
+    """Per budget, each (probe, representation)'s test accuracy on every draw: the pixels' from the baseline
+    stage, each pretrained layer's codings' from the probe stage."""
+    return probes_by_budget(
+        io.read_json(paths.BASELINE_METRICS), io.read_json(paths.PROBE_METRICS), params.split.budgets
+    )
+
+
+def probes_by_budget(pixels: Mapping, layers: Mapping, budgets) -> dict[int, dict[tuple[str, str], np.ndarray]]:
+    """:func:`probe_accuracies` of the baseline's and the probe stage's metrics (``{layer: {budget: summary}}``)."""
+    by_representation = {PIXELS: pixels, **layers}
+    return {
+        budget: {
+            (probe, representation): per_draw(metrics[str(budget)], metric)
+            for representation, metrics in by_representation.items()
+            for probe, metric in PROBE_METRICS.items()
+        }
+        for budget in budgets
+    }
+
+
+def probe_rows(probes: dict) -> pd.DataFrame:
+    """The probes' rows of reports/fewlabel.csv (``pretrained``: on a layer's codings), each paired with the same
+    probe on the pixels; logistic regression on the pixels is already the baseline's row."""
+    rows = []
+    for budget, methods in probes.items():
+        for (probe, representation), values in methods.items():
+            if (probe, representation) == ("logistic", PIXELS):
+                continue
+            pixels = methods[(probe, PIXELS)]
+            _, low, high = paired_interval(values, pixels) if representation != PIXELS else (0, np.nan, np.nan)
+            rows.append(
+                {
+                    "budget": budget,
+                    "recipe": probe_method(probe, representation),
+                    "pretrained": representation != PIXELS,
+                    "draws": len(values),
+                    "mean_accuracy": values.mean(),
+                    "sd_accuracy": values.std(ddof=1) if len(values) > 1 else np.nan,
+                    "diff_vs_pixels_low": low,
+                    "diff_vs_pixels_high": high,
+                }
+            )
+    return pd.DataFrame(rows, columns=FEWLABEL_COLUMNS)
+
+
+def pays_table(params: Params, probes: dict, accuracies: dict) -> pd.DataFrame:
+    """Which pretraining pays: per pretrained layer and probe, the test accuracy (mean ± sd over the draws) and its
+    paired difference to the same probe on the pixels, in points, per budget; then the best recipe's accuracy
+    from this stack's encoder."""
+    rows = []
+    for representation in [PIXELS, *params.pretrain.layers]:
+        for probe, title in PROBE_TITLES.items():
+            row = {"codings": _pretraining(params, representation), "probe": title}
+            for budget, methods in probes.items():
+                values = methods[(probe, representation)]
+                row[f"{budget} labels"] = (
+                    f"{values.mean():.4f} ± {values.std(ddof=1):.4f}" if len(values) > 1 else f"{values.mean():.4f}"
+                )
+                if representation != PIXELS:
+                    row[f"{budget} labels"] += f"; {_difference(values, methods[(probe, PIXELS)])}"
+            rows.append(row)
+    best = {"codings": "the whole stack", "probe": "best recipe, pretrained start"}
+    for budget, methods in accuracies.items():
+        pretrained = {recipe: values for (recipe, init), values in methods.items() if init == "pretrained"}
+        if pretrained:
+            recipe, values = max(pretrained.items(), key=lambda item: item[1].mean())
+            best[f"{budget} labels"] = f"{values.mean():.4f} ({method_title(recipe)})"
+    return pd.DataFrame([*rows, best])
+
+
+def _pretraining(params: Params, representation: str) -> str:
+    """How a representation was learnt, in a few words: "l1: 300 units, gaussian noise, no sparsity"."""
+    if representation == PIXELS:
+        return "pixels (no pretraining)"
+    layer = params.pretrain.layers[representation]
+    noise = "no noise" if layer.noise == "none" else f"{layer.noise} noise {layer.noise_level:g}"
+    sparsity = "not sparse" if layer.sparsity == "none" else f"{layer.sparsity} sparsity"
+    return f"{representation}: {layer.units} units, {noise}, {sparsity}{', tied' if layer.tied else ''}"
 
 
 def mean_table(accuracies: dict) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from pipeline.schema import LearningRate, PositiveInt, Strict
 TITLE = "Visualizing the features"
 ORDER = 4
 READS_LAYERS = True  # its stage reads the pretrain layers, not the pixels: `features` in dvc.yaml
-DISTRIBUTED = False  # it trains no network: scikit-learn probes and a gradient ascent on images, on one device
+DISTRIBUTED = False  # it trains no network: a gradient ascent on images, on one device
 
 
 class Params(Strict):
@@ -17,4 +17,3 @@ class Params(Strict):
     top_images: Annotated[int, Field(ge=1, le=16)] = 5
     ascent_steps: PositiveInt = 200
     ascent_rate: LearningRate = 0.05
-    probe_max_iter: PositiveInt = 1000

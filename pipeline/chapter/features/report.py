@@ -1,4 +1,4 @@
-"""What the layers learned: linear probes on each layer's codings, and the neurons' pictures."""
+"""What the layers learned: the neurons' pictures, and how far the gradient ascent excited them."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from pipeline.config import PIXELS
-
 
 def table(metrics: dict, params, chapter: dict) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"codings": name, "linear probe test accuracy": metrics[f"probe_accuracy_{name}"]}
-            for name in [PIXELS, *params.pretrain.layers]
+            {"image": "random noise, before the ascent", "mean activation": metrics["ascent_start_activation"]},
+            {"image": "after the ascent", "mean activation": metrics["ascent_end_activation"]},
+            {"image": "top training image", "mean activation": metrics["top_image_activation"]},
         ]
     )
 

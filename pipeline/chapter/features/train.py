@@ -1,34 +1,17 @@
 """What the pretrained neurons learned, read off the main pipeline's greedy layers: first-layer weights as
 images, the training images that excite each top-layer neuron most, images made by gradient ascent to
-excite one neuron, and how linearly separable the classes are in each layer's codings."""
+excite one neuron. Whether the codings make the classes easier to read off is the probe stage's question
+(pipeline/fewlabel/probe.py), on every labelled draw."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from pipeline.chapter.common import TechniqueResult
 from pipeline.chapter.features import Params
 from pipeline.config import PIXELS, LayerParams
-
-
-def linear_probe(
-    features: Mapping[str, np.ndarray],
-    labelled: tuple[np.ndarray, np.ndarray],
-    test_labels: np.ndarray,
-    *,
-    max_iter: int,
-    seed: int,
-) -> float:
-    """Test accuracy of a logistic regression on standardised codings, trained on the labelled rows only."""
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
-    rows, labels = labelled
-    probe.fit(features["train"][rows], labels)
-    return float(probe.score(features["test"], test_labels))
 
 
 def maximize_activation(
@@ -59,9 +42,6 @@ def run(
     layers: Mapping[str, LayerParams],
     weights: Mapping[str, Mapping[str, np.ndarray]],
     features: Mapping[str, Mapping[str, np.ndarray]],
-    labelled: tuple[np.ndarray, np.ndarray],
-    test_labels: np.ndarray,
-    budget: int,
     seed: int,
 ) -> TechniqueResult:
     from pipeline.models.autoencoders import StackedAutoencoder
@@ -84,15 +64,10 @@ def run(
     )
     metrics = {
         "neurons": count,
-        "probe_budget": budget,
         "ascent_start_activation": float(start.mean()),
         "ascent_end_activation": float(end.mean()),
         "top_image_activation": float(top[top_images[:, 0], neurons].mean()),
     }
-    for name in [PIXELS, *names]:
-        metrics[f"probe_accuracy_{name}"] = linear_probe(
-            features[name], labelled, test_labels, max_iter=params.probe_max_iter, seed=seed
-        )
     # The first-layer unit that feeds each neuron most: the largest entry of the product of the kernels above it
     # (the stack's linear part). With one layer, the neuron is its own first-layer unit.
     path = np.eye(weights[names[0]]["encoder_kernel"].shape[1])

@@ -1,0 +1,51 @@
+"""The codings probe: how well two cheap classifiers read the classes off a representation (the pixels, or one
+pretrained layer's codings) from the few-label draws every recipe trains on. Logistic regression and k nearest
+neighbours cost seconds, so the probe reruns with every pretraining change and says whether the codings alone
+pay before any network is fine-tuned on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from pipeline.data.split import draw_count, labelled
+from pipeline.stats import summarise
+
+# Each probe's metric in the per-draw records: the logistic regression keeps the name the baseline always had.
+PROBE_METRICS = {"logistic": "test_accuracy", "neighbours": "neighbours_test_accuracy"}
+
+
+def probe_models(settings, seed: int) -> dict:
+    """The probes, fresh and unfitted (``settings``: params.yaml's baseline block). Both read the features as
+    they are: standardising would change the pixels' yardstick, which the baseline has always measured raw."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return {
+        "logistic": LogisticRegression(C=settings.C, max_iter=settings.max_iter, random_state=seed),
+        "neighbours": KNeighborsClassifier(settings.neighbours),
+    }
+
+
+def probe_draws(
+    features: dict[str, np.ndarray], table: pd.DataFrame, budgets: Iterable[int], settings, seed: int
+) -> dict[str, dict]:
+    """Each budget's probe accuracies on every labelled draw of ``table``, summarised as the recipes' are:
+    ``{budget: summarise(...)}``, each draw's record holding both probes' test accuracies."""
+    test_labels = table.loc[table["subset"] == "test", "label"].to_numpy()
+    results = {}
+    for budget in budgets:
+        per_draw = []
+        for draw in range(1, draw_count(table) + 1):
+            rows, labels = labelled(table, budget, draw)
+            record = {}
+            for name, model in probe_models(settings, seed).items():
+                model.fit(features["train"][rows], labels)
+                record[PROBE_METRICS[name]] = float(model.score(features["test"], test_labels))
+            per_draw.append(record)
+        results[str(budget)] = {
+            name: value for metric in PROBE_METRICS.values() for name, value in summarise(per_draw, metric).items()
+        }
+    return results
