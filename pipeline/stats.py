@@ -36,6 +36,11 @@ def summarise(per_draw: Sequence[Mapping[str, float]], metric: str = "test_accur
     }
 
 
+def over_draws(values: Sequence[float]) -> str:
+    """The mean of a measure and each draw's value, as a stage's one line per budget says them."""
+    return f"mean {np.mean(values):.4f} (draws: {', '.join(f'{value:.4f}' for value in values)})"
+
+
 def summary_metrics(summaries: Mapping[str, Mapping], prefix: str = "") -> dict[str, float]:
     """Means and spreads of :func:`summarise` results by key (``{budget: summary}``), flat for MLflow as
     ``<prefix><key>_<name>``; the draws' own records are left out."""

@@ -16,7 +16,7 @@ from pipeline.fewlabel import recipe
 from pipeline.fewlabel.common import Problem
 from pipeline.fewlabel.labels import read_draws
 from pipeline.models.autoencoders import weight_names
-from pipeline.stats import draw_key, summarise
+from pipeline.stats import draw_key, over_draws, summarise
 from pipeline.training import CompiledTwins, is_chief, make_deterministic, stage_strategy
 from stages._common import run, stage_name
 
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> None:
 
 
 def train_every_draw(params, chosen, init: str, strategy) -> dict[int, list[dict[str, float]]]:
-    """The recipe's scores on each draw of each budget, one line each; the draws share one compiled model."""
+    """The recipe's scores on each draw of each budget, one line per budget; the draws share one compiled model."""
     train = chosen.train().train
     table = pd.read_csv(paths.SPLIT_TABLE)
     pool = shards.read_subsets(paths.features(PIXELS), ["train"], **params.train.reading())["train"]
@@ -61,8 +61,8 @@ def train_every_draw(params, chosen, init: str, strategy) -> dict[int, list[dict
     results = {}
     for budget in params.split.budgets:
         results[budget] = []
+        started = time.perf_counter()
         for draw, (rows, labels, graph) in enumerate(read_draws(paths.LABELS / chosen.name / str(budget)), 1):
-            started = time.perf_counter()
             seed = draw_seed(params.seed, draw)
             make_deterministic(seed)
             problem = Problem(
@@ -80,11 +80,12 @@ def train_every_draw(params, chosen, init: str, strategy) -> dict[int, list[dict
             )
             with strategy.scope():
                 results[budget].append(train(problem, settings, pretrained=init == "pretrained"))
-            print(
-                f"{chosen.name}, {init} start, {budget} labels, draw {draw}: "
-                f"test accuracy {results[budget][-1]['test_accuracy']:.4f} ({time.perf_counter() - started:.1f} s)",
-                flush=True,
-            )
+        accuracies = [draw["test_accuracy"] for draw in results[budget]]
+        seconds = time.perf_counter() - started
+        print(
+            f"{chosen.name}, {init} start, {budget} labels: test accuracy {over_draws(accuracies)} ({seconds:.1f} s)",
+            flush=True,
+        )
     return results
 
 

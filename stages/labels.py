@@ -12,7 +12,7 @@ from pipeline.fewlabel import recipe
 from pipeline.fewlabel.labels import recipe_arrays
 from pipeline.fewlabel.propagation.graph import Neighbours, weights
 from pipeline.fewlabel.propagation.spread import graph_labels
-from pipeline.stats import accuracy, summarise, summary_metrics
+from pipeline.stats import accuracy, over_draws, summarise, summary_metrics
 from stages._common import run, stage_name
 
 
@@ -32,7 +32,7 @@ def main(argv: list[str]) -> None:
         graph_weights = weights(neighbours, settings.neighbours)
         for budget, budget_draws in draws.items():
             graph[budget], per_draw = [], []
-            for draw, (rows, labels) in enumerate(budget_draws, 1):
+            for rows, labels in budget_draws:
                 said = graph_labels(
                     neighbours, graph_weights, rows, labels, class_count, settings.method, settings.neighbours
                 )
@@ -44,12 +44,11 @@ def main(argv: list[str]) -> None:
                         "vote_test_accuracy": accuracy(said.test_vote, labels_of(table, "test")),
                     }
                 )
-                print(
-                    f"labels, {budget} labels, draw {draw}: propagated labels "
-                    f"{per_draw[-1]['propagated_label_accuracy']:.4f} right, the vote alone "
-                    f"{per_draw[-1]['vote_test_accuracy']:.4f} on test",
-                    flush=True,
-                )
+            print(
+                f"labels, {budget} labels: the vote alone scores "
+                f"{over_draws([draw['vote_test_accuracy'] for draw in per_draw])} on test",
+                flush=True,
+            )
             metrics[str(budget)] = summarise(per_draw, "vote_test_accuracy")
     io.write_arrays(
         paths.LABELS,

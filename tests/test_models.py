@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -228,6 +230,21 @@ def train_bright_or_dark(pixels, model, **options):
     labels = (brightness > np.median(brightness)).astype(np.int64)
     settings = dict(epochs=3, batch_size=32, learning_rate=1e-3, loss="sparse_categorical_crossentropy")
     return fit(model, pixels["train"], labels, **settings | options)
+
+
+def test_a_fit_prints_one_line_and_an_epoch_only_when_the_fit_is_slow(pixels, capsys, monkeypatch):
+    """A short fit's log is its summary; a slow one's also says an epoch now and then (here: every epoch)."""
+    from pipeline.training.fit import Progress
+
+    make_deterministic(3)
+    history = train_bright_or_dark(pixels, classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=True))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and re.fullmatch(r"3 epochs: loss [\d.]+ \([\d.]+ s\)", lines[0]), lines
+    assert len(history) == 3, "every epoch is still in the history"
+    monkeypatch.setattr(Progress, "HEARTBEAT_SECONDS", 0.0)
+    train_bright_or_dark(pixels, classifier(LAYERS, 64, 2, encoder_weights=None, trainable_encoder=True))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3", "3 epochs"]
 
 
 def test_a_fit_without_history_trains_in_one_pass_to_the_same_bytes(pixels):

@@ -99,24 +99,48 @@ def _fit_compiled(model, x, y, epochs, batch_size, seed, validation_data, checkp
             _fit_in_one_pass(model, epoch_batches, epochs)
             return None
 
+    progress = Progress(start, epochs)
+
     def end_epoch(epoch: int, logs: Mapping, started: float) -> None:
         row = {"epoch": epoch + 1, **{name: float(value) for name, value in logs.items()}}
         rows.append(row)
-        print(
-            f"epoch {epoch + 1}/{epochs}: "
-            + ", ".join(f"{name} {value:.6f}" for name, value in row.items() if name != "epoch")
-            + f" ({time.perf_counter() - started:.2f} s)",
-            flush=True,
-        )
+        progress.epoch_ended(row, time.perf_counter() - started)
         if checkpoint and is_chief():
             checkpoint.save(model, epoch + 1, rows)
 
     if start < epochs:
         train = fit_distributed if distributed() else _fit_keras
         train(model, epoch_batches, start, epochs, validation_data, list(callbacks or []), end_epoch)
+        if rows:
+            progress.fit_ended(rows[-1])
     columns = ["epoch", "loss", *(["val_loss"] if validation_data is not None else [])]
     frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *(rows[0] if rows else [])])))
     return frame if history else None
+
+
+class Progress:
+    """What a fit prints: one line when it ends, with its last epoch's numbers; in between, an epoch's line only
+    when ``HEARTBEAT_SECONDS`` have passed since the last line, so that a long fit shows it is alive and a short one
+    keeps the log short. Every epoch's numbers are in the history (the stage's CSV and its MLflow run)."""
+
+    HEARTBEAT_SECONDS = 30.0
+
+    def __init__(self, start: int, epochs: int):
+        self.start, self.epochs = start, epochs
+        self.started = self.last_line = time.perf_counter()
+
+    def epoch_ended(self, row: Mapping, seconds: float) -> None:
+        if time.perf_counter() - self.last_line >= self.HEARTBEAT_SECONDS:
+            print(f"epoch {row['epoch']}/{self.epochs}: {self._numbers(row)} ({seconds:.2f} s)", flush=True)
+            self.last_line = time.perf_counter()
+
+    def fit_ended(self, row: Mapping) -> None:
+        epochs = f"epochs {self.start + 1}-{row['epoch']}" if self.start else f"{row['epoch']} epochs"
+        print(f"{epochs}: {self._numbers(row)} ({time.perf_counter() - self.started:.1f} s)", flush=True)
+
+    @staticmethod
+    def _numbers(row: Mapping) -> str:
+        return ", ".join(f"{name} {value:.6f}" for name, value in row.items() if name != "epoch")
 
 
 def _fit_keras(model, epoch_batches: EpochBatches, start, epochs, validation_data, callbacks, end_epoch) -> None:
