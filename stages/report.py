@@ -5,16 +5,14 @@ import pandas as pd
 from pipeline import config, io, paths, tracking
 from pipeline.config import PIXELS
 from pipeline.data import shards
+from pipeline.fewlabel.probe_results import pays_sentence, pays_table, probe_accuracies, probe_rows
 from pipeline.fewlabel.results import (
     draw_accuracies,
     fewlabel_table,
     graph_table,
     mean_table,
-    pays_table,
     plot_columns,
     pretraining_table,
-    probe_accuracies,
-    probe_rows,
     spread_table,
     verdicts,
 )
@@ -79,6 +77,7 @@ def main(argv: list[str]) -> None:
         pretraining=pretraining_table(accuracies),
         graph=graph_table(io.read_json(paths.LABELS_METRICS), accuracies),
         pays=pays_table(params, probes, accuracies),
+        pays_sentence=pays_sentence(probes),
     )
     report.figures = build_figures(params, means, spreads)
     report.chapter = chapter_sections(params)

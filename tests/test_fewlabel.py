@@ -388,7 +388,7 @@ def test_the_probe_reads_classes_off_codings_on_every_draw_and_pairs_them_with_t
 
     from pipeline.config import BaselineParams
     from pipeline.fewlabel.probe import probe_draws
-    from pipeline.fewlabel.results import pays_table, probe_rows, probes_by_budget
+    from pipeline.fewlabel.probe_results import pays_sentence, pays_table, probe_rows, probes_by_budget
 
     rng = np.random.default_rng(0)
     classes, train_count, test_count = 4, 400, 200
@@ -440,3 +440,6 @@ def test_the_probe_reads_classes_off_codings_on_every_draw_and_pairs_them_with_t
         "the whole stack",
     ]
     assert pays.loc[3, "40 labels"].endswith(": better") and pays.loc[4, "40 labels"].startswith("0.9100 (supervised")
+    sentence = pays_sentence(probes)
+    assert sentence.startswith("With 8 labels, the largest gain over the pixels is l1's codings read by ")
+    assert "which beats the same probe on the pixels by +" in sentence

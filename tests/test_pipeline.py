@@ -178,6 +178,7 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
     )
     assert not re.search(r"[a-z][.,;][A-Z]", markdown), "no sentence runs into the next"
     assert "### Which pretraining pays" in markdown
+    assert "With 20 labels, the largest gain over the pixels is l" in " ".join(markdown.split())
     assert re.search(
         r"^\| l2: 16 units, no noise, not sparse\s+\| nearest neighbours\s+\|\s+[\d.]+ ± [\d.]+; [-+][\d.]+ \(",
         markdown,

@@ -6,14 +6,11 @@ difference to exclude zero (:mod:`pipeline.stats`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 
 from pipeline import fewlabel, io, paths
-from pipeline.config import INITIALISATIONS, PIXELS, RECIPES, Params
-from pipeline.fewlabel.probe import PROBE_METRICS
+from pipeline.config import INITIALISATIONS, RECIPES, Params
 from pipeline.stats import CONFIDENCE, paired_interval, per_draw, verdict
 
 BASELINE = "logistic_regression"
@@ -34,7 +31,6 @@ FEWLABEL_COLUMNS = [
     "diff_vs_pixels_low",  # a recipe against logistic regression on pixels, a probe against itself on pixels
     "diff_vs_pixels_high",
 ]
-PROBE_TITLES = {"logistic": "logistic regression", "neighbours": "nearest neighbours"}
 
 
 def method_name(recipe: str, init: str) -> str:
@@ -69,108 +65,24 @@ def fewlabel_table(accuracies: dict[int, dict[tuple[str, str | None], np.ndarray
     for budget, methods in accuracies.items():
         baseline = methods[(BASELINE, None)]
         for (recipe, init), values in methods.items():
-            _, low, high = paired_interval(values, baseline) if init is not None else (0, np.nan, np.nan)
-            rows.append(
-                {
-                    "budget": budget,
-                    "recipe": recipe,
-                    "pretrained": init == "pretrained",
-                    "draws": len(values),
-                    "mean_accuracy": values.mean(),
-                    "sd_accuracy": values.std(ddof=1) if len(values) > 1 else np.nan,
-                    "diff_vs_pixels_low": low,
-                    "diff_vs_pixels_high": high,
-                }
-            )
+            rows.append(fewlabel_row(budget, recipe, init == "pretrained", values, baseline if init else None))
     return pd.DataFrame(rows, columns=FEWLABEL_COLUMNS)
 
 
-def probe_method(probe: str, representation: str) -> str:
-    """A probe's name in reports/fewlabel.csv: ``logistic_regression`` on the pixels (the baseline),
-    ``nearest_neighbours_on_l2`` on a layer's codings."""
-    name = BASELINE if probe == "logistic" else "nearest_neighbours"
-    return name if representation == PIXELS else f"{name}_on_{representation}"
-
-
-def probe_accuracies(params: Params) -> dict[int, dict[tuple[str, str], np.ndarray]]:
-    """Per budget, each (probe, representation)'s test accuracy on every draw: the pixels' from the baseline
-    stage, each pretrained layer's codings' from the probe stage."""
-    return probes_by_budget(
-        io.read_json(paths.BASELINE_METRICS), io.read_json(paths.PROBE_METRICS), params.split.budgets
-    )
-
-
-def probes_by_budget(pixels: Mapping, layers: Mapping, budgets) -> dict[int, dict[tuple[str, str], np.ndarray]]:
-    """:func:`probe_accuracies` of the baseline's and the probe stage's metrics (``{layer: {budget: summary}}``)."""
-    by_representation = {PIXELS: pixels, **layers}
+def fewlabel_row(budget: int, name: str, pretrained: bool, values: np.ndarray, against=None) -> dict:
+    """One row of reports/fewlabel.csv: a method's accuracy over the draws and the interval of its paired
+    difference to ``against`` (the pixels' draws; None for the pixels' own row)."""
+    _, low, high = paired_interval(values, against) if against is not None else (0, np.nan, np.nan)
     return {
-        budget: {
-            (probe, representation): per_draw(metrics[str(budget)], metric)
-            for representation, metrics in by_representation.items()
-            for probe, metric in PROBE_METRICS.items()
-        }
-        for budget in budgets
+        "budget": budget,
+        "recipe": name,
+        "pretrained": pretrained,
+        "draws": len(values),
+        "mean_accuracy": values.mean(),
+        "sd_accuracy": values.std(ddof=1) if len(values) > 1 else np.nan,
+        "diff_vs_pixels_low": low,
+        "diff_vs_pixels_high": high,
     }
-
-
-def probe_rows(probes: dict) -> pd.DataFrame:
-    """The probes' rows of reports/fewlabel.csv (``pretrained``: on a layer's codings), each paired with the same
-    probe on the pixels; logistic regression on the pixels is already the baseline's row."""
-    rows = []
-    for budget, methods in probes.items():
-        for (probe, representation), values in methods.items():
-            if (probe, representation) == ("logistic", PIXELS):
-                continue
-            pixels = methods[(probe, PIXELS)]
-            _, low, high = paired_interval(values, pixels) if representation != PIXELS else (0, np.nan, np.nan)
-            rows.append(
-                {
-                    "budget": budget,
-                    "recipe": probe_method(probe, representation),
-                    "pretrained": representation != PIXELS,
-                    "draws": len(values),
-                    "mean_accuracy": values.mean(),
-                    "sd_accuracy": values.std(ddof=1) if len(values) > 1 else np.nan,
-                    "diff_vs_pixels_low": low,
-                    "diff_vs_pixels_high": high,
-                }
-            )
-    return pd.DataFrame(rows, columns=FEWLABEL_COLUMNS)
-
-
-def pays_table(params: Params, probes: dict, accuracies: dict) -> pd.DataFrame:
-    """Which pretraining pays: per pretrained layer and probe, the test accuracy (mean ± sd over the draws) and its
-    paired difference to the same probe on the pixels, in points, per budget; then the best recipe's accuracy
-    from this stack's encoder."""
-    rows = []
-    for representation in [PIXELS, *params.pretrain.layers]:
-        for probe, title in PROBE_TITLES.items():
-            row = {"codings": _pretraining(params, representation), "probe": title}
-            for budget, methods in probes.items():
-                values = methods[(probe, representation)]
-                row[f"{budget} labels"] = (
-                    f"{values.mean():.4f} ± {values.std(ddof=1):.4f}" if len(values) > 1 else f"{values.mean():.4f}"
-                )
-                if representation != PIXELS:
-                    row[f"{budget} labels"] += f"; {_difference(values, methods[(probe, PIXELS)])}"
-            rows.append(row)
-    best = {"codings": "the whole stack", "probe": "best recipe, pretrained start"}
-    for budget, methods in accuracies.items():
-        pretrained = {recipe: values for (recipe, init), values in methods.items() if init == "pretrained"}
-        if pretrained:
-            recipe, values = max(pretrained.items(), key=lambda item: item[1].mean())
-            best[f"{budget} labels"] = f"{values.mean():.4f} ({method_title(recipe)})"
-    return pd.DataFrame([*rows, best])
-
-
-def _pretraining(params: Params, representation: str) -> str:
-    """How a representation was learnt, in a few words: "l1: 300 units, gaussian noise, no sparsity"."""
-    if representation == PIXELS:
-        return "pixels (no pretraining)"
-    layer = params.pretrain.layers[representation]
-    noise = "no noise" if layer.noise == "none" else f"{layer.noise} noise {layer.noise_level:g}"
-    sparsity = "not sparse" if layer.sparsity == "none" else f"{layer.sparsity} sparsity"
-    return f"{representation}: {layer.units} units, {noise}, {sparsity}{', tied' if layer.tied else ''}"
 
 
 def mean_table(accuracies: dict) -> pd.DataFrame:
@@ -207,7 +119,7 @@ def _points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
 
-def _comparison(first: np.ndarray, second: np.ndarray, second_name: str) -> str:
+def comparison(first: np.ndarray, second: np.ndarray, second_name: str) -> str:
     mean, low, high = paired_interval(first, second)
     outcome = verdict(low, high)
     if outcome == "no interval":
@@ -223,7 +135,7 @@ def _comparison(first: np.ndarray, second: np.ndarray, second_name: str) -> str:
     }[outcome]
 
 
-def _difference(first: np.ndarray, second: np.ndarray) -> str:
+def difference(first: np.ndarray, second: np.ndarray) -> str:
     """First minus second in points, with the interval of the paired difference and its verdict."""
     mean, low, high = paired_interval(first, second)
     outcome = verdict(low, high)
@@ -248,7 +160,7 @@ def graph_table(labels: dict, accuracies: dict) -> pd.DataFrame:
                 "labels": budget,
                 "graph alone": f"{alone.mean():.4f}",
                 "graph and network": f"{whole.mean():.4f}",
-                "the network adds (points)": _difference(whole, alone),
+                "the network adds (points)": difference(whole, alone),
             }
         )
     return pd.DataFrame(rows)
@@ -262,7 +174,7 @@ def pretraining_table(accuracies: dict) -> pd.DataFrame:
         row = {"labels": budget}
         for (recipe, init), values in methods.items():
             if init == "pretrained" and (recipe, "random") in methods:
-                row[method_title(recipe)] = _difference(values, methods[(recipe, "random")])
+                row[method_title(recipe)] = difference(values, methods[(recipe, "random")])
         rows.append(row)
     table = pd.DataFrame(rows)
     return table if len(table.columns) > 1 else pd.DataFrame()
@@ -280,11 +192,11 @@ def verdicts(accuracies: dict) -> list[str]:
         sentence = (
             f"With {budget} labels ({draws} draw{'s' if draws > 1 else ''}), the best recipe is "
             f"{method_title(recipe, init)} at {best.mean():.4f}; it "
-            + _comparison(best, methods[(BASELINE, None)], "logistic regression")
+            + comparison(best, methods[(BASELINE, None)], "logistic regression")
         )
         twin = "random" if init == "pretrained" else "pretrained"
         if (recipe, twin) in methods:
-            sentence += "; the pretrained start " + _comparison(
+            sentence += "; the pretrained start " + comparison(
                 *((best, methods[(recipe, twin)]) if init == "pretrained" else (methods[(recipe, twin)], best)),
                 "the random start",
             )

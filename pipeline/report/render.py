@@ -171,6 +171,7 @@ class Report:
     pretraining: pd.DataFrame  # per budget and recipe: pretrained - random start, its interval and verdict
     graph: pd.DataFrame  # per budget: label propagation's graph alone against graph and network
     pays: pd.DataFrame  # per layer and probe: its codings against the pixels; the best recipe from the stack
+    pays_sentence: str = ""  # the largest gain over the pixels at the smallest budget, in words
     figures: dict[str, Figure] = field(default_factory=dict)
     chapter: list[Section] = field(default_factory=list)
 
