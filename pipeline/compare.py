@@ -10,6 +10,7 @@ import pandas as pd
 
 from pipeline import io
 from pipeline.errors import UserError
+from pipeline.report.tables import mean_and_spread
 from pipeline.revisions import Missing, Revision, load
 from pipeline.stats import paired_interval, unpaired_interval, verdict
 
@@ -58,9 +59,7 @@ def fewlabel_side_by_side(revisions: list[Revision]) -> pd.DataFrame:
     shown = pd.DataFrame(index=table.index)
     for revision in present:
         mean, spread = table[f"mean_accuracy {revision.label}"], table[f"sd_accuracy {revision.label}"]
-        shown[revision.label] = [
-            "-" if pd.isna(m) else f"{m:.4f}" if pd.isna(s) else f"{m:.4f} ± {s:.4f}" for m, s in zip(mean, spread)
-        ]
+        shown[revision.label] = [mean_and_spread(m, s) for m, s in zip(mean, spread)]
     for revision in present[1:]:
         changes, verdicts = [], []
         same_draws = revision.split == present[0].split

@@ -13,6 +13,7 @@ from pipeline import io, paths
 from pipeline.config import PIXELS, Params
 from pipeline.fewlabel.probe import PROBE_METRICS
 from pipeline.fewlabel.results import BASELINE, FEWLABEL_COLUMNS, comparison, difference, fewlabel_row, method_title
+from pipeline.report.tables import mean_and_spread
 from pipeline.stats import per_draw
 
 PROBE_TITLES = {"logistic": "logistic regression", "neighbours": "nearest neighbours"}
@@ -70,9 +71,8 @@ def pays_table(params: Params, probes: dict, accuracies: dict) -> pd.DataFrame:
             row = {"codings": _pretraining(params, representation), "probe": title}
             for budget, methods in probes.items():
                 values = methods[(probe, representation)]
-                row[f"{budget} labels"] = (
-                    f"{values.mean():.4f} ± {values.std(ddof=1):.4f}" if len(values) > 1 else f"{values.mean():.4f}"
-                )
+                spread = values.std(ddof=1) if len(values) > 1 else None
+                row[f"{budget} labels"] = mean_and_spread(values.mean(), spread)
                 if representation != PIXELS:
                     row[f"{budget} labels"] += f"; {difference(values, methods[(probe, PIXELS)])}"
             rows.append(row)

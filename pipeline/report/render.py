@@ -16,7 +16,7 @@ from pipeline.chapter import FOLDER as TECHNIQUES_FOLDER
 from pipeline.chapter import TECHNIQUES
 from pipeline.config import Params
 from pipeline.report.figures import png_bytes
-from pipeline.report.tables import markdown_escape, markdown_table, number
+from pipeline.report.tables import markdown_escape, markdown_table, mean_and_spread, number
 from pipeline.stats import CONFIDENCE
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -90,10 +90,7 @@ def _option(kind: str, amount: float) -> str:
 def accuracy_display(means: pd.DataFrame, spreads: pd.DataFrame) -> pd.DataFrame:
     """Test accuracy as 'mean ± sd' over the draws, one row per budget, one column per method (titled)."""
     columns = {
-        _method_label(column): [
-            f"{mean:.4f}" if spread != spread else f"{mean:.4f} ± {spread:.4f}"
-            for mean, spread in zip(means[column], spreads[column])
-        ]
+        _method_label(column): [mean_and_spread(mean, spread) for mean, spread in zip(means[column], spreads[column])]
         for column in means.columns
     }
     return pd.DataFrame({"labels": means.index, **columns})

@@ -25,6 +25,13 @@ def number(value, digits: int = 4, signed: bool = False) -> str:
     return str(value)
 
 
+def mean_and_spread(mean: float, spread: float | None) -> str:
+    """An accuracy over the label draws as 'mean ± sd': the mean alone for one draw (no spread), a dash for none."""
+    if mean != mean:
+        return "-"
+    return f"{mean:.4f}" if spread is None or spread != spread else f"{mean:.4f} ± {spread:.4f}"
+
+
 def markdown_table(table: pd.DataFrame, digits: int = 5) -> str:
     """A pipe table: numbers right-aligned, text left-aligned, every cell escaped."""
     cells = table.map(lambda value: markdown_escape(number(value, digits)))
