@@ -36,8 +36,8 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 from pipeline.data.idx import load_idx_directory  # noqa: E402
-from pipeline.data.shards import shard_rows, write_subsets  # noqa: E402
 from pipeline.data.split import draw_column  # noqa: E402
+from pipeline.runtime.shards import shard_rows, write_subsets  # noqa: E402
 
 SHARD_ROWS = 10_000
 VALIDATION = 5_000

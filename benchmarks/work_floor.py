@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline import environment  # noqa: E402
+from pipeline.runtime import environment  # noqa: E402
 
 environment.apply()  # the project's variables, and TensorFlow without its start-up chatter
 
@@ -134,7 +134,7 @@ def measured_seconds(stages, experiment: str) -> dict[str, float]:
     """Each stage's duration in its newest MLflow run (empty when the store cannot be read)."""
     import mlflow
 
-    from pipeline import tracking
+    from pipeline.runtime import tracking
 
     mlflow.set_tracking_uri(tracking.tracking_uri())
     seconds = {}
@@ -160,10 +160,10 @@ def main(argv: list[str]) -> int:
 
     import pandas as pd
 
-    from pipeline import config, io, paths
-    from pipeline.data import shards
+    from pipeline import config
     from pipeline.data.split import labels_of
     from pipeline.errors import UserError
+    from pipeline.runtime import io, paths, shards
 
     try:
         params = config.load()

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline import tracking
 from pipeline.errors import UserError
+from pipeline.runtime import tracking
 
 
 def check(arguments: argparse.Namespace) -> int:

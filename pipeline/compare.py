@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import io
 from pipeline.errors import UserError
 from pipeline.report.tables import mean_and_spread
 from pipeline.revisions import Missing, Revision, load
+from pipeline.runtime import io
 from pipeline.stats import paired_interval, unpaired_interval, verdict
 
 

@@ -165,7 +165,7 @@ class TrainParams(Strict):
     shuffle_rows: PositiveInt = 8192
 
     def reading(self) -> dict:
-        """How :func:`pipeline.data.shards.read_subsets` reads a training stage's images."""
+        """How :func:`pipeline.runtime.shards.read_subsets` reads a training stage's images."""
         return {
             "mode": self.input,
             "stream_above_bytes": self.stream_above_mb * 2**20,

@@ -1,6 +1,6 @@
 """The greedy layer-wise recipe as pure functions: pretrain one layer, then stack the layers.
 
-Each takes arrays (or :class:`~pipeline.data.shards.Sharded` subsets, which are streamed) and params and returns
+Each takes arrays (or :class:`~pipeline.runtime.shards.Sharded` subsets, which are streamed) and params and returns
 arrays (or, for a sharded input, its codings shard by shard), tables and numbers; the stage scripts do the I/O.
 """
 
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import RECONSTRUCTED_TEST_IMAGES, LayerParams, StackParams
-from pipeline.data.shards import Sharded
 from pipeline.data.split import SUBSETS
+from pipeline.runtime.shards import Sharded
 from pipeline.training import Checkpoint, fit_autoencoder, mean_squared_error, predict
 
 Rows = np.ndarray | Sharded

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from pipeline import io, paths
 from pipeline.errors import UserError
+from pipeline.runtime import io, paths
 
 COMPARISON = paths.REPORTS / "compare"
 REPORT_FILES = (paths.REPORTS / "index.html", paths.REPORTS / "report.md", paths.REPORTS / "figures")

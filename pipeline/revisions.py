@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import io, paths
 from pipeline.config import INITIALISATIONS, PIXELS
 from pipeline.errors import UserError
 from pipeline.fewlabel.probe_results import probe_method, probe_rows, probes_by_budget
 from pipeline.fewlabel.results import BASELINE
+from pipeline.runtime import io, paths
 from pipeline.stats import per_draw
 
 WORKSPACE = "workspace"

@@ -11,7 +11,7 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
-from pipeline import environment  # standard library only
+from pipeline.runtime import environment  # standard library only
 
 PINNED = ("numpy", "pandas", "pydantic", "yaml", "mlflow")  # what every stage imports before its own work
 VENV_PYTHON = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "python"

@@ -3,13 +3,13 @@ draws as the recipes: the plain yardstick, and what the probe of each layer's co
 
 import pandas as pd
 
-from pipeline import config, io, paths, tracking
+from pipeline import config
 from pipeline.config import PIXELS
-from pipeline.data import shards
 from pipeline.data.split import draw_count
 from pipeline.fewlabel.probe import probe_draws
+from pipeline.runtime import io, paths, shards, tracking
+from pipeline.runtime.stage import run, stage_name
 from pipeline.stats import summary_metrics
-from stages._common import run, stage_name
 
 
 def main(argv: list[str]) -> None:

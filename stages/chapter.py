@@ -4,14 +4,14 @@ Runs ``pipeline/chapter/<technique>/train.py`` and writes the arrays its figure 
 its learning curves; the report draws it.
 """
 
-from pipeline import config, io, paths, tracking
+from pipeline import config
 from pipeline.chapter import technique
 from pipeline.config import PIXELS
-from pipeline.data import shards
 from pipeline.errors import ConfigError
 from pipeline.models.autoencoders import weight_names
+from pipeline.runtime import io, paths, shards, tracking
+from pipeline.runtime.stage import run, stage_name
 from pipeline.training import is_chief, make_deterministic, stage_strategy
-from stages._common import run, stage_name
 
 
 def features_result(params, run_features):

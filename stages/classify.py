@@ -7,18 +7,18 @@ import time
 
 import pandas as pd
 
-from pipeline import config, io, paths, tracking
+from pipeline import config
 from pipeline.config import INITIALISATIONS, PIXELS, LayerParams
-from pipeline.data import shards
 from pipeline.data.split import draw_count, draw_seed, labels_of
 from pipeline.errors import ConfigError
 from pipeline.fewlabel import recipe
 from pipeline.fewlabel.common import Problem
 from pipeline.fewlabel.labels import read_draws
 from pipeline.models.autoencoders import weight_names
+from pipeline.runtime import io, paths, shards, tracking
+from pipeline.runtime.stage import run, stage_name
 from pipeline.stats import draw_key, over_draws, summarise
 from pipeline.training import CompiledTwins, is_chief, make_deterministic, stage_strategy
-from stages._common import run, stage_name
 
 
 def parse_args(argv: list[str]):

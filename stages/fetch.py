@@ -1,9 +1,10 @@
 """Stage `fetch`: read the raw dataset from its source, check it, write the prepared arrays and card."""
 
-from pipeline import config, io, paths, tracking
+from pipeline import config
 from pipeline.data.prepare import prepare
 from pipeline.report import figures
-from stages._common import run, stage_name
+from pipeline.runtime import io, paths, tracking
+from pipeline.runtime.stage import run, stage_name
 
 
 def main(argv: list[str]) -> None:

@@ -2,12 +2,12 @@
 image's nearest training images. It depends on the images alone, so it is built once per dataset: no budget, label
 draw or encoder changes it."""
 
-from pipeline import config, io, paths, tracking
+from pipeline import config
 from pipeline.config import PIXELS
-from pipeline.data import shards
 from pipeline.data.split import draw_seed
 from pipeline.fewlabel.propagation.graph import build
-from stages._common import run, stage_name
+from pipeline.runtime import io, paths, shards, tracking
+from pipeline.runtime.stage import run, stage_name
 
 
 def main(argv: list[str]) -> None:

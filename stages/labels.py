@@ -6,14 +6,15 @@ never reruns it."""
 import numpy as np
 import pandas as pd
 
-from pipeline import config, io, paths, tracking
+from pipeline import config
 from pipeline.data.split import draw_count, labelled, labels_of
 from pipeline.fewlabel import recipe
 from pipeline.fewlabel.labels import recipe_arrays
 from pipeline.fewlabel.propagation.graph import Neighbours, weights
 from pipeline.fewlabel.propagation.spread import graph_labels
+from pipeline.runtime import io, paths, tracking
+from pipeline.runtime.stage import run, stage_name
 from pipeline.stats import accuracy, over_draws, summarise, summary_metrics
-from stages._common import run, stage_name
 
 
 def main(argv: list[str]) -> None:

@@ -7,13 +7,13 @@ cache that the next layer trains on (as shards where its input was sharded).
 import tempfile
 from pathlib import Path
 
-from pipeline import config, io, paths, tracking
-from pipeline.data import shards
+from pipeline import config
 from pipeline.data.split import SUBSETS
 from pipeline.errors import ConfigError
 from pipeline.greedy import pretrain_layer
+from pipeline.runtime import io, paths, shards, tracking
+from pipeline.runtime.stage import run, stage_name
 from pipeline.training import Checkpoint, fingerprint, is_chief, make_deterministic, stage_strategy
-from stages._common import run, stage_name
 
 
 def main(argv: list[str]) -> None:

@@ -3,12 +3,12 @@ labelled draws as the recipes; the same probes on the pixels are the baseline st
 
 import pandas as pd
 
-from pipeline import config, io, paths, tracking
-from pipeline.data import shards
+from pipeline import config
 from pipeline.data.split import draw_count
 from pipeline.fewlabel.probe import probe_draws
+from pipeline.runtime import io, paths, shards, tracking
+from pipeline.runtime.stage import run, stage_name
 from pipeline.stats import summary_metrics
-from stages._common import run, stage_name
 
 
 def main(argv: list[str]) -> None:

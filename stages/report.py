@@ -2,9 +2,8 @@
 
 import pandas as pd
 
-from pipeline import config, io, paths, tracking
+from pipeline import config
 from pipeline.config import PIXELS
-from pipeline.data import shards
 from pipeline.fewlabel.probe_results import pays_sentence, pays_table, probe_accuracies, probe_rows
 from pipeline.fewlabel.results import (
     draw_accuracies,
@@ -28,7 +27,8 @@ from pipeline.report.render import (
     layer_table,
     render,
 )
-from stages._common import run, stage_name
+from pipeline.runtime import io, paths, shards, tracking
+from pipeline.runtime.stage import run, stage_name
 
 
 def build_figures(params, means: pd.DataFrame, spreads: pd.DataFrame) -> dict[str, Figure]:

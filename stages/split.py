@@ -1,11 +1,11 @@
 """Stage `split`: the validation set, the nested labelled subsets, and the first layer's input."""
 
-from pipeline import config, io, paths, tracking
+from pipeline import config
 from pipeline.config import PIXELS
-from pipeline.data import shards
 from pipeline.data.prepare import ARRAY_NAMES
 from pipeline.data.split import labelled, make_split, subset_images
-from stages._common import run, stage_name
+from pipeline.runtime import io, paths, shards, tracking
+from pipeline.runtime.stage import run, stage_name
 
 
 def main(argv: list[str]) -> None:

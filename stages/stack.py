@@ -1,13 +1,13 @@
 """Stage `stack`: encoders l1..lN then decoders lN..l1, test MSE before and after fine-tuning."""
 
-from pipeline import config, io, paths, tracking
+from pipeline import config
 from pipeline.config import PIXELS
-from pipeline.data import shards
 from pipeline.data.split import SUBSETS
 from pipeline.greedy import stack_layers
 from pipeline.models.autoencoders import weight_names
+from pipeline.runtime import io, paths, shards, tracking
+from pipeline.runtime.stage import run, stage_name
 from pipeline.training import Checkpoint, fingerprint, is_chief, make_deterministic, stage_strategy
-from stages._common import run, stage_name
 
 
 def main(argv: list[str]) -> None:

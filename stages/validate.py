@@ -6,8 +6,9 @@ how it is pretrained) is what the random-start stages build on. Its MLflow run r
 parameter set.
 """
 
-from pipeline import config, io, paths, tracking
-from stages._common import run, stage_name
+from pipeline import config
+from pipeline.runtime import io, paths, tracking
+from pipeline.runtime.stage import run, stage_name
 
 
 def main(argv: list[str]) -> None:

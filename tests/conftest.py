@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import environment
 from pipeline.data.idx import write_idx_directory
 from pipeline.data.synthetic import make_dataset
+from pipeline.runtime import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 environment.apply()  # the project's environment variables (environment.env), as every stage sets them

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import environment
+from pipeline.runtime import environment
 
 ROWS, WIDTH, EPOCHS, BATCH = 2000, 64, 4, 128  # a last batch of 80 rows, split evenly between two replicas
 
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
     environment.apply()
     import keras
 
-    from pipeline.data.shards import Sharded
+    from pipeline.runtime.shards import Sharded
     from pipeline.training import Checkpoint, distribution, fit, is_chief, make_deterministic
 
     strategy = distribution(args.strategy, args.cpu_devices)

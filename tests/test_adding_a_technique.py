@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline import environment
+from pipeline.runtime import environment
 from tests.conftest import ROOT
 
 FILES = ("__init__.py", "train.py", "report.py", "section.md.j2")
@@ -79,7 +79,8 @@ def test_the_readmes_new_technique_is_its_folder_and_its_params_block(tmp_path):
         sys.executable,
         "-c",
         """
-from pipeline import config, io, paths
+from pipeline import config
+from pipeline.runtime import io, paths
 from pipeline.chapter import TECHNIQUES, technique
 from pipeline.report.figures import png_bytes
 from pipeline.report.render import environment

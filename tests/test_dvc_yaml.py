@@ -1,5 +1,5 @@
 """dvc.yaml against the code: every module a stage runs is one of its dependencies, and every output path is the
-one pipeline/paths.py gives, so neither can drift from the other unnoticed."""
+one pipeline/runtime/paths.py gives, so neither can drift from the other unnoticed."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import paths
 from pipeline.chapter import TECHNIQUES
 from pipeline.config import PIXELS, load
 from pipeline.fewlabel import RECIPES
+from pipeline.runtime import paths
 from tests.conftest import ROOT
 
 # The params schema: checked by the validate stage; the other stages see it through the params they declare.

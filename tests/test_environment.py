@@ -85,7 +85,7 @@ def test_tensorflow_imports_without_its_start_up_chatter_and_other_stderr_passes
 def test_the_chatter_filter_passes_every_other_line_through_a_failed_import():
     script = (
         "import os, sys\n"
-        "from pipeline.environment import without_chatter\n"
+        "from pipeline.runtime.environment import without_chatter\n"
         "try:\n"
         "    with without_chatter():\n"
         "        os.write(2, b'I0000 00:00:1.5 42 port.cc:153] oneDNN custom operations are on.\\n')\n"

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import io
 from pipeline.errors import DataError
 from pipeline.report.render import markdown_escape
+from pipeline.runtime import io
 
 
 def test_failed_write_keeps_the_old_output(tmp_path):

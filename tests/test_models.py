@@ -133,7 +133,7 @@ def test_interrupted_training_resumes_to_the_same_bytes(pixels, tmp_path, layer)
     params = LAYERS[layer].model_copy(update={"input": "pixels"})
     settings = {"seed": 3, **params.model_dump()}
 
-    from pipeline import io
+    from pipeline.runtime import io
 
     io.write_arrays(tmp_path / "inputs", pixels)
 

@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import environment
 from pipeline.chapter import TECHNIQUES
+from pipeline.runtime import environment
 from tests.conftest import ROOT, mlflow_server, tiny_params
 
 pytestmark = pytest.mark.slow
@@ -642,7 +642,7 @@ def test_a_stage_trains_on_two_workers_and_only_the_chief_writes_its_dvc_outputs
     """docs/scaling.md's recipe, on streamed shards: the chief runs the stage through DVC, a worker runs the stage
     script in its own copy of the project (another machine's clone, same data); both join one
     MultiWorkerMirroredStrategy, and both take part in every step, the codings' predictions included."""
-    from pipeline.data.shards import Sharded
+    from pipeline.runtime.shards import Sharded
     from tests.conftest import free_port
 
     params = yaml.safe_load((repo / "params.yaml").read_text())

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline.data.shards import Sharded, open_subsets, read_arrays, read_subsets, shard_rows, write_subsets
 from pipeline.errors import ConfigError, DataError
+from pipeline.runtime.shards import Sharded, open_subsets, read_arrays, read_subsets, shard_rows, write_subsets
 from tests.conftest import ROOT, default_params, free_port
 
 keras = pytest.importorskip("keras")

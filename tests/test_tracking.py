@@ -19,9 +19,9 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
-from pipeline import tracking
 from pipeline.__main__ import main as pipeline_main
 from pipeline.report.figures import png_bytes
+from pipeline.runtime import tracking
 from tests.conftest import ROOT, free_port, mlflow_server
 
 KIND = {"mlflow.experimentKind": "custom_model_development"}
@@ -137,8 +137,8 @@ def test_a_run_lasts_as_long_as_the_work_in_its_block(repo):
 
 STAGE = """
     import sys, time
-    from pipeline import tracking
-    from stages._common import run
+    from pipeline.runtime import tracking
+    from pipeline.runtime.stage import run
 
     def main(argv):
         time.sleep(1.0)  # the training, before the stage logs anything

@@ -33,7 +33,7 @@ class Technique:
     order: int
     params: type  # a pipeline.schema.Strict model
     reads_layers: bool  # trains on the pretrain layers (features) rather than on the pixels
-    streams: bool  # its run takes the training images as a stream (pipeline.data.shards.Sharded)
+    streams: bool  # its run takes the training images as a stream (pipeline.runtime.shards.Sharded)
     distributed: bool  # runs under train.strategy
 
     @property

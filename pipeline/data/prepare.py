@@ -6,11 +6,11 @@ import hashlib
 
 import numpy as np
 
-from pipeline import paths
 from pipeline.config import DataParams
 from pipeline.data.idx import IDX_FILES, load_idx_directory
 from pipeline.data.known import KNOWN_DATASETS
 from pipeline.errors import ConfigError, DataError
+from pipeline.runtime import paths
 
 ARRAY_NAMES = ("train_images", "train_labels", "test_images", "test_labels")
 

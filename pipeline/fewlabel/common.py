@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipeline.config import LayerParams
-from pipeline.data.shards import Sharded
+from pipeline.runtime.shards import Sharded
 from pipeline.stats import accuracy
 
 if TYPE_CHECKING:

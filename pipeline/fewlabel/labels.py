@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
 from pipeline.errors import DataError
+from pipeline.runtime import io
 from pipeline.stats import draw_key
 
 

@@ -9,11 +9,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pipeline import io, paths
 from pipeline.config import PIXELS, Params
 from pipeline.fewlabel.probe import PROBE_METRICS
 from pipeline.fewlabel.results import BASELINE, FEWLABEL_COLUMNS, comparison, difference, fewlabel_row, method_title
 from pipeline.report.tables import mean_and_spread
+from pipeline.runtime import io, paths
 from pipeline.stats import per_draw
 
 PROBE_TITLES = {"logistic": "logistic regression", "neighbours": "nearest neighbours"}

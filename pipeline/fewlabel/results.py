@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline import fewlabel, io, paths
+from pipeline import fewlabel
 from pipeline.config import INITIALISATIONS, RECIPES, Params
+from pipeline.runtime import io, paths
 from pipeline.stats import CONFIDENCE, paired_interval, per_draw, verdict
 
 BASELINE = "logistic_regression"

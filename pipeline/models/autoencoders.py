@@ -1,7 +1,7 @@
 """The chapter's dense autoencoders (shallow, stacked, tied, denoising, sparse) and the classifier built on the
 encoder stack (variational and convolutional ones: :mod:`pipeline.models.generative`).
 
-Weights travel between stages as plain arrays (see :mod:`pipeline.io`), named after their role, so every
+Weights travel between stages as plain arrays (see :mod:`pipeline.runtime.io`), named after their role, so every
 model here is built from params and then filled, never unpickled. Each model is also a plain Keras model
 that saves to and loads from a ``.keras`` file (the custom pieces are registered).
 """

@@ -11,12 +11,13 @@ import jinja2
 import pandas as pd
 from markdown_it import MarkdownIt
 
-from pipeline import fewlabel, io, paths
+from pipeline import fewlabel
 from pipeline.chapter import FOLDER as TECHNIQUES_FOLDER
 from pipeline.chapter import TECHNIQUES
 from pipeline.config import Params
 from pipeline.report.figures import png_bytes
 from pipeline.report.tables import markdown_escape, markdown_table, mean_and_spread, number
+from pipeline.runtime import io, paths
 from pipeline.stats import CONFIDENCE
 
 TEMPLATES = Path(__file__).parent / "templates"

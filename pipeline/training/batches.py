@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.data.shards import Sharded, bounded
+from pipeline.runtime.shards import Sharded, bounded
 
 # The batch size of every validation pass: large, since nothing is learnt from it.
 VALIDATION_BATCH = 1024

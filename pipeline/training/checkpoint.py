@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
+from pipeline.runtime import io
 
 
 def fingerprint(settings: Mapping, inputs: Iterable[str | Path]) -> str:

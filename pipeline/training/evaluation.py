@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.data.shards import Sharded
+from pipeline.runtime.shards import Sharded
 
 
 def mean_squared_error(model, x, batch_size: int = 1024, targets: np.ndarray | None = None) -> float:
     """Reconstruction MSE of ``x`` (against ``targets``, e.g. clean images for corrupted ``x``), in float64; a
-    :class:`~pipeline.data.shards.Sharded` ``x`` shard by shard."""
+    :class:`~pipeline.runtime.shards.Sharded` ``x`` shard by shard."""
     if isinstance(x, Sharded):
         if targets is not None:
             raise TypeError("a streamed subset is its own target")
@@ -23,7 +23,7 @@ def mean_squared_error(model, x, batch_size: int = 1024, targets: np.ndarray | N
 
 
 def predict(model, x, batch_size: int = 1024):
-    """``model.predict`` of arrays; of a :class:`~pipeline.data.shards.Sharded` subset (a shard folder: only those
+    """``model.predict`` of arrays; of a :class:`~pipeline.runtime.shards.Sharded` subset (a shard folder: only those
     stream), an iterator of each shard's outputs (one shard in memory at a time), so its codings can be written as
     shards."""
     if isinstance(x, Sharded):

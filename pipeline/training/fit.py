@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pipeline.data.shards import Sharded, bounded
+from pipeline.runtime.shards import Sharded, bounded
 from pipeline.training.batches import VALIDATION_BATCH, EpochBatches, epoch_order, streamed_pairs
 from pipeline.training.checkpoint import Checkpoint
 from pipeline.training.distributed import distributed, fit_distributed, is_chief
@@ -56,7 +56,7 @@ def fit(
     :func:`make_deterministic` seeded), not of Keras's shuffle, whose state cannot be saved:
 
     - arrays: the rows in :func:`epoch_order`, gathered by index, so an epoch copies nothing;
-    - a :class:`~pipeline.data.shards.Sharded` subset opened for streaming (``Sharded.streamed``; a
+    - a :class:`~pipeline.runtime.shards.Sharded` subset opened for streaming (``Sharded.streamed``; a
       reconstruction: ``y is x``) is streamed: the shards in an order drawn from (seed, epoch), read a few at a
       time into blocks of about its ``shuffle_rows`` rows, each block shuffled, so memory holds a block, not the
       subset.

@@ -10,7 +10,7 @@ from sklearn.decomposition import PCA, IncrementalPCA
 
 from pipeline.chapter.common import TechniqueResult, train
 from pipeline.chapter.linear_pca import Params
-from pipeline.data.shards import Sharded
+from pipeline.runtime.shards import Sharded
 from pipeline.schema import TrainingParams
 from pipeline.training import mean_squared_error
 

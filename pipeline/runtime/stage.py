@@ -6,8 +6,8 @@ import os
 import sys
 from collections.abc import Callable
 
-from pipeline import tracking
 from pipeline.errors import UserError
+from pipeline.runtime import tracking
 
 
 def stage_name(default: str) -> str:

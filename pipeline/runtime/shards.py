@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io
 from pipeline.errors import ConfigError, DataError
+from pipeline.runtime import io
 
 SHARD_SUFFIX = ".npy"
 

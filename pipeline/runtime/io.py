@@ -8,7 +8,6 @@ timestamps, unlike `.npz`) and are read back with ``allow_pickle=False``.
 from __future__ import annotations
 
 import contextlib
-import functools
 import glob
 import hashlib
 import json
@@ -152,27 +151,17 @@ def write_bytes_tree(directory: str | Path, files: Mapping[str, bytes]) -> None:
 
 
 def content_hash(path: str | Path) -> str:
-    """SHA-256 of a file, or of a folder's relative paths and file hashes in sorted order.
-
-    Files are hashed once per process and state (size, mtime), so a stage that fingerprints its inputs
-    for a checkpoint and again for its MLflow tags reads them once.
-    """
+    """SHA-256 of a file, or of a folder's relative paths and file hashes in sorted order."""
     path = Path(path)
     if not path.is_dir():
-        return _file_hash(path.resolve(), *_state(path))
+        return _file_hash(path)
     digest = hashlib.sha256()
     for item in sorted(item for item in path.rglob("*") if item.is_file()):
-        digest.update(f"{item.relative_to(path).as_posix()}\0{_file_hash(item.resolve(), *_state(item))}\0".encode())
+        digest.update(f"{item.relative_to(path).as_posix()}\0{_file_hash(item)}\0".encode())
     return digest.hexdigest()
 
 
-def _state(path: Path) -> tuple[int, int]:
-    status = path.stat()
-    return status.st_size, status.st_mtime_ns
-
-
-@functools.lru_cache(maxsize=4096)
-def _file_hash(path: Path, size: int, mtime_ns: int) -> str:
+def _file_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

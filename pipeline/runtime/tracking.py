@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import environment, io
+from pipeline.runtime import environment, io
 
 # Before MLflow is imported anywhere: no telemetry, short retries against an unreachable server.
 environment.apply()

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-FILE = Path(__file__).resolve().parents[1] / "environment.env"
+FILE = Path(__file__).resolve().parents[2] / "environment.env"
 
 
 def variables() -> dict[str, str]:
