@@ -82,6 +82,21 @@ def test_tensorflow_imports_without_its_start_up_chatter_and_other_stderr_passes
     assert "oneDNN" in loud.stderr or "cuInit" in loud.stderr, "without the filter the chatter is there"
 
 
+def test_tensorflow_s_retracing_warning_is_dropped_and_its_other_warnings_pass():
+    script = (
+        "import stages, tensorflow as tf\n"
+        "for size in range(1, 9):\n"
+        "    tf.function(lambda x: x * 2)(tf.ones([size]))\n"  # a new function each time: retraced every call
+        "tf.get_logger().warning('a real warning')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert run.stderr.splitlines() == ["WARNING:tensorflow:a real warning"], run.stderr
+    loud = subprocess.run(
+        [sys.executable, "-c", script.replace("import stages, ", "import ")], capture_output=True, text=True, check=True
+    )
+    assert "triggered tf.function retracing" in loud.stderr, "without the filter the warning is there"
+
+
 def test_the_chatter_filter_passes_every_other_line_through_a_failed_import():
     script = (
         "import os, sys\n"
