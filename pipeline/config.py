@@ -130,6 +130,8 @@ class ClassifySettings(Strict):
         default_factory=lambda: [name for name in ("supervised", "frozen") if name in RECIPES]
     )
     use_validation_labels: bool = False
+    # the draws of a few-label stage are trained in this many processes at once (1: in the stage's own)
+    processes: Annotated[int, Field(ge=1, le=64)] = 2
 
     @field_validator("recipes", "random_start")
     @classmethod

@@ -1,24 +1,21 @@
 """Stages `classify@<recipe>` and `random-start@<recipe>`: one few-label recipe on every labelled draw of every
 budget, from the pretrained stack's encoder or from a random one (the twin that shows what the pretraining adds; it
-depends on the encoder's shape, not on its pretraining). One process per recipe and start: TensorFlow starts and
-the train step compiles once for all the budgets."""
-
-import time
+depends on the encoder's shape, not on its pretraining). The draws are dealt out to classify.processes processes;
+in each, TensorFlow starts and the train step compiles once for all its draws."""
 
 import pandas as pd
 
 from pipeline import config
-from pipeline.config import INITIALISATIONS, PIXELS, LayerParams
-from pipeline.data.split import draw_count, draw_seed, labels_of
+from pipeline.config import INITIALISATIONS
+from pipeline.data.split import draw_count
 from pipeline.errors import ConfigError
 from pipeline.fewlabel import recipe
-from pipeline.fewlabel.common import Problem
-from pipeline.fewlabel.labels import read_draws
-from pipeline.models.autoencoders import weight_names
-from pipeline.runtime import io, paths, shards, tracking
+from pipeline.fewlabel.draws import DrawTrainings
+from pipeline.runtime import io, paths, tracking
 from pipeline.runtime.stage import run, stage_name
 from pipeline.stats import draw_key, over_draws, summarise
-from pipeline.training import CompiledTwins, is_chief, make_deterministic, stage_strategy
+from pipeline.training import is_chief, stage_strategy
+from pipeline.training.processes import map_in_processes, split_evenly
 
 
 def parse_args(argv: list[str]):
@@ -33,7 +30,7 @@ def main(argv: list[str]) -> None:
     strategy = stage_strategy(params.train, chosen.name, chosen.distributed)
     if strategy is None:
         return  # the chief trains this recipe alone
-    results = train_every_draw(params, chosen, init, strategy)
+    results = train_every_draw(params, chosen.name, init, strategy)
     if not is_chief(strategy):
         return  # a worker of a multi-worker cluster: the chief writes the outputs
     metrics = {str(budget): {init: summarise(per_draw)} for budget, per_draw in results.items()}
@@ -41,49 +38,26 @@ def main(argv: list[str]) -> None:
     log_run(params, chosen.name, init, results, metrics)
 
 
-def train_every_draw(params, chosen, init: str, strategy) -> dict[int, list[dict[str, float]]]:
-    """The recipe's scores on each draw of each budget, one line per budget; the draws share one compiled model."""
-    train = chosen.train().train
-    table = pd.read_csv(paths.SPLIT_TABLE)
-    pool = shards.read_subsets(paths.features(PIXELS), ["train"], **params.train.reading())["train"]
-    pixels = shards.read_arrays(paths.features(PIXELS), ["valid", "test"])
-    layers = {name: LayerParams(**shape) for name, shape in io.read_json(paths.ARCHITECTURE).items()}
-    weights = {}
-    if init == "pretrained":
-        weights = {
-            name: shards.read_arrays(paths.STACK_MODEL / name, weight_names(layer))
-            for name, layer in params.pretrain.layers.items()
-        }
-    settings = getattr(params.classify, chosen.name)
-    validation = (pixels["valid"], labels_of(table, "valid")) if params.classify.use_validation_labels else None
-    class_count = len(io.read_json(paths.CARD)["class_names"])
-    twins = CompiledTwins()
+def train_every_draw(params, recipe_name: str, init: str, strategy) -> dict[int, list[dict[str, float]]]:
+    """The recipe's scores on each draw of each budget, one line per budget. With one device, the trainings are
+    dealt out to classify.processes processes (:func:`map_in_processes`); under a distribution strategy they run
+    here, one after another."""
+    trainings = DrawTrainings(params, recipe_name, init)
+    processes = params.classify.processes if params.train.strategy == "default" else 1
+    if processes > 1:
+        shares = split_evenly(trainings.tasks(), processes)
+        trained = [done for share in map_in_processes(trainings, shares, processes) for done in share]
+    else:
+        trained = trainings(trainings.tasks(), strategy)
     results = {}
     for budget in params.split.budgets:
-        results[budget] = []
-        started = time.perf_counter()
-        for draw, (rows, labels, graph) in enumerate(read_draws(paths.LABELS / chosen.name / str(budget)), 1):
-            seed = draw_seed(params.seed, draw)
-            make_deterministic(seed)
-            problem = Problem(
-                layers=layers,
-                weights=weights,
-                pool=pool,
-                labelled_rows=rows,
-                labels=labels,
-                test=(pixels["test"], labels_of(table, "test")),
-                class_count=class_count,
-                seed=seed,
-                graph=graph,
-                validation=validation,
-                twins=twins,
-            )
-            with strategy.scope():
-                results[budget].append(train(problem, settings, pretrained=init == "pretrained"))
-        accuracies = [draw["test_accuracy"] for draw in results[budget]]
-        seconds = time.perf_counter() - started
+        done = sorted((training for training in trained if training.budget == budget), key=lambda t: t.draw)
+        results[budget] = [training.scores for training in done]
+        accuracies = [scores["test_accuracy"] for scores in results[budget]]
+        seconds = sum(training.seconds for training in done)
         print(
-            f"{chosen.name}, {init} start, {budget} labels: test accuracy {over_draws(accuracies)} ({seconds:.1f} s)",
+            f"{recipe_name}, {init} start, {budget} labels: test accuracy {over_draws(accuracies)} "
+            f"({seconds:.1f} s of training)",
             flush=True,
         )
     return results
