@@ -16,7 +16,7 @@ def main(argv: list[str]) -> None:
     params = config.load()
     table = pd.read_csv(paths.SPLIT_TABLE)
     pixels = shards.read_arrays(paths.features(PIXELS), ["train", "test"])
-    metrics = probe_draws(pixels, table, params.split.budgets, params.baseline, params.seed)
+    metrics = probe_draws(pixels, table, params.split.budgets, params.baseline, params.seed, params.classify.processes)
     io.write_json(paths.BASELINE_METRICS, metrics)
     with tracking.stage_run(
         stage_name("baseline"),

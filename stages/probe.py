@@ -17,7 +17,9 @@ def main(argv: list[str]) -> None:
     metrics = {}
     for layer in params.pretrain.layers:
         codings = shards.read_arrays(paths.features(layer), ["train", "test"])
-        metrics[layer] = probe_draws(codings, table, params.split.budgets, params.baseline, params.seed)
+        metrics[layer] = probe_draws(
+            codings, table, params.split.budgets, params.baseline, params.seed, params.classify.processes
+        )
         print(
             f"probe of {layer}'s codings: "
             + ", ".join(

@@ -416,6 +416,7 @@ def test_the_probe_reads_classes_off_codings_on_every_draw_and_pairs_them_with_t
     }
     assert on_codings["40"]["neighbours_test_accuracy_mean"] > 0.95 > 0.6 > on_pixels["40"]["test_accuracy_mean"]
     assert probe_draws(codings, table, [8, 40], settings, seed=1) == on_codings, "the same bytes on a rerun"
+    assert probe_draws(codings, table, [8, 40], settings, seed=1, processes=2) == on_codings, "and in 2 processes"
 
     probes = probes_by_budget(on_pixels, {"l1": on_codings}, [8, 40])
     rows = probe_rows(probes).set_index(["budget", "recipe"])

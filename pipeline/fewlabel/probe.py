@@ -30,22 +30,38 @@ def probe_models(settings, seed: int) -> dict:
 
 
 def probe_draws(
-    features: dict[str, np.ndarray], table: pd.DataFrame, budgets: Iterable[int], settings, seed: int
+    features: dict[str, np.ndarray],
+    table: pd.DataFrame,
+    budgets: Iterable[int],
+    settings,
+    seed: int,
+    processes: int = 1,
 ) -> dict[str, dict]:
     """Each budget's probe accuracies on every labelled draw of ``table``, summarised as the recipes' are:
-    ``{budget: summarise(...)}``, each draw's record holding both probes' test accuracies."""
+    ``{budget: summarise(...)}``, each draw's record holding both probes' test accuracies. The draws are probed
+    in ``processes`` processes at once (joblib's, which share ``features`` through a memory map): lbfgs runs on
+    one core, and the same fits give the same accuracies wherever they run."""
+    from joblib import Parallel, delayed
+
     test_labels = table.loc[table["subset"] == "test", "label"].to_numpy()
+    tasks = [(budget, draw) for budget in budgets for draw in range(1, draw_count(table) + 1)]
+    records = Parallel(n_jobs=processes)(
+        delayed(_probe_draw)(features, *labelled(table, budget, draw), test_labels, settings, seed)
+        for budget, draw in tasks
+    )
     results = {}
     for budget in budgets:
-        per_draw = []
-        for draw in range(1, draw_count(table) + 1):
-            rows, labels = labelled(table, budget, draw)
-            record = {}
-            for name, model in probe_models(settings, seed).items():
-                model.fit(features["train"][rows], labels)
-                record[PROBE_METRICS[name]] = float(model.score(features["test"], test_labels))
-            per_draw.append(record)
+        per_draw = [record for (done, _), record in zip(tasks, records, strict=True) if done == budget]
         results[str(budget)] = {
             name: value for metric in PROBE_METRICS.values() for name, value in summarise(per_draw, metric).items()
         }
     return results
+
+
+def _probe_draw(features, rows, labels, test_labels, settings, seed: int) -> dict[str, float]:
+    """Both probes' test accuracies on one labelled draw."""
+    record = {}
+    for name, model in probe_models(settings, seed).items():
+        model.fit(features["train"][rows], labels)
+        record[PROBE_METRICS[name]] = float(model.score(features["test"], test_labels))
+    return record
