@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline import config  # noqa: E402
 from pipeline.fewlabel.draws import DrawTrainings  # noqa: E402
-from pipeline.training.processes import map_in_processes, split_evenly  # noqa: E402
+from pipeline.fewlabel.processes import map_in_processes, split_evenly  # noqa: E402
 
 
 def main(recipe: str = "supervised", budgets: str = "100,1000", processes: str = "2") -> None:

@@ -11,11 +11,11 @@ from pipeline.data.split import draw_count
 from pipeline.errors import ConfigError
 from pipeline.fewlabel import recipe
 from pipeline.fewlabel.draws import DrawTrainings
+from pipeline.fewlabel.processes import map_in_processes, split_evenly
 from pipeline.runtime import io, paths, tracking
 from pipeline.runtime.stage import run, stage_name
 from pipeline.stats import draw_key, over_draws, summarise
 from pipeline.training import is_chief, stage_strategy
-from pipeline.training.processes import map_in_processes, split_evenly
 
 
 def parse_args(argv: list[str]):

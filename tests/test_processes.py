@@ -8,7 +8,7 @@ import os
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.training.processes import map_in_processes, split_evenly
+from pipeline.fewlabel.processes import map_in_processes, split_evenly
 
 
 def square_with_threads(share: list[int]) -> list[tuple[int, str | None]]:

@@ -1,6 +1,6 @@
 """A few-label stage's trainings: its recipe on every labelled draw of every budget, from the pretrained stack's
 encoder or from a random one of the same shape. Each training reads only its draw and is seeded by it, so the
-stage may deal them out to several processes (:func:`pipeline.training.processes.map_in_processes`) and get the
+stage may deal them out to several processes (:func:`pipeline.fewlabel.processes.map_in_processes`) and get the
 same results."""
 
 from __future__ import annotations
