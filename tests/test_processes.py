@@ -8,7 +8,7 @@ import os
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.fewlabel.processes import map_in_processes, split_evenly
+from pipeline.fewlabel.processes import gathered, map_in_processes, split_evenly
 
 
 def square_with_threads(share: list[int]) -> list[tuple[int, str | None]]:
@@ -23,6 +23,10 @@ def refuse(share: list[int], bad: int) -> list[int]:
 
 def test_split_evenly_deals_round_robin_and_never_makes_empty_shares():
     assert split_evenly(list(range(7)), 3) == [[0, 3, 6], [1, 4], [2, 5]]
+    assert gathered([[f"r{item}" for item in share] for share in split_evenly(list(range(7)), 3)]) == [
+        f"r{item}" for item in range(7)
+    ]
+    assert gathered(split_evenly([None, 0, None], 2)) == [None, 0, None]
     assert split_evenly([1], 4) == [[1]]
     assert split_evenly([1, 2], 1) == [[1, 2]]
 

@@ -5,12 +5,14 @@ them (k nearest neighbours take seconds; the logistic regression's lbfgs most of
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from pipeline.data.split import draw_count, labelled
+from pipeline.fewlabel.processes import gathered, map_in_processes, split_evenly
 from pipeline.stats import summarise
 
 # Each probe's metric in the per-draw records: the logistic regression keeps the name the baseline always had.
@@ -38,17 +40,14 @@ def probe_draws(
     processes: int = 1,
 ) -> dict[str, dict]:
     """Each budget's probe accuracies on every labelled draw of ``table``, summarised as the recipes' are:
-    ``{budget: summarise(...)}``, each draw's record holding both probes' test accuracies. The draws are probed
-    in ``processes`` processes at once (joblib's, which share ``features`` through a memory map): lbfgs runs on
-    one core, and the same fits give the same accuracies wherever they run."""
-    from joblib import Parallel, delayed
-
+    ``{budget: summarise(...)}``, each draw's record holding both probes' test accuracies. The draws are probed in
+    ``processes`` processes at once (:func:`~pipeline.fewlabel.processes.map_in_processes`); each fit runs on one
+    thread wherever it runs, so the accuracies do not depend on ``processes``."""
     test_labels = table.loc[table["subset"] == "test", "label"].to_numpy()
     tasks = [(budget, draw) for budget in budgets for draw in range(1, draw_count(table) + 1)]
-    records = Parallel(n_jobs=processes)(
-        delayed(_probe_draw)(features, *labelled(table, budget, draw), test_labels, settings, seed)
-        for budget, draw in tasks
-    )
+    probe = functools.partial(_probe_share, features, test_labels, settings, seed)
+    shares = split_evenly([labelled(table, budget, draw) for budget, draw in tasks], processes)
+    records = gathered(map_in_processes(probe, shares, processes))
     results = {}
     for budget in budgets:
         per_draw = [record for (done, _), record in zip(tasks, records, strict=True) if done == budget]
@@ -58,10 +57,17 @@ def probe_draws(
     return results
 
 
-def _probe_draw(features, rows, labels, test_labels, settings, seed: int) -> dict[str, float]:
-    """Both probes' test accuracies on one labelled draw."""
-    record = {}
-    for name, model in probe_models(settings, seed).items():
-        model.fit(features["train"][rows], labels)
-        record[PROBE_METRICS[name]] = float(model.score(features["test"], test_labels))
-    return record
+def _probe_share(features, test_labels, settings, seed: int, draws) -> list[dict[str, float]]:
+    """Both probes' test accuracies on each of ``draws`` (labelled rows, labels), BLAS on one thread: lbfgs's path,
+    and so the accuracies, depend on how its sums are split between threads."""
+    from threadpoolctl import threadpool_limits
+
+    records = []
+    with threadpool_limits(limits=1):
+        for rows, labels in draws:
+            record = {}
+            for name, model in probe_models(settings, seed).items():
+                model.fit(features["train"][rows], labels)
+                record[PROBE_METRICS[name]] = float(model.score(features["test"], test_labels))
+            records.append(record)
+    return records

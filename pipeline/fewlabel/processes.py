@@ -10,6 +10,7 @@ process, so a draw's result does not depend on which process trained it.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +35,16 @@ def split_evenly(items: Sequence, count: int) -> list[list]:
     """``items`` dealt round-robin into ``count`` shares (fewer when there are fewer items), order kept in each."""
     count = max(1, min(count, len(items)))
     return [list(items[start::count]) for start in range(count)]
+
+
+def gathered(per_share: Sequence[Sequence]) -> list:
+    """The results of :func:`split_evenly`'s shares (one result per item, in each share's order) back in the order
+    of the items."""
+    rounds = itertools.zip_longest(*per_share, fillvalue=_NONE)
+    return [result for round_ in rounds for result in round_ if result is not _NONE]
+
+
+_NONE = object()
 
 
 @contextlib.contextmanager
