@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Which layer-wise pretraining gives codings that pay with few labels, judged on the validation split only.
+
+Pretrains the stack of params.yaml once per variant (each a change to every layer's settings), then runs the
+probes (logistic regression, k nearest neighbours: pipeline/fewlabel/probe.py) on each layer's codings and on the
+pixels, from the same labelled draws as the pipeline, scoring the 5,000 validation images: the test labels are not
+read. Prints each probe's mean and its paired difference to the same probe on the pixels, with the 95 % interval.
+Run from the repository root after `dvc repro` (it reads data/split.csv and data/features/pixels):
+
+    python scripts/pretraining_variants.py '{"none": {}, "dropout": {"noise": "dropout", "noise_level": 0.2}}'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from pipeline import config  # noqa: E402
+from pipeline.data.split import SUBSETS  # noqa: E402
+from pipeline.fewlabel.probe import PROBE_METRICS, probe_draws  # noqa: E402
+from pipeline.greedy import pretrain_layer  # noqa: E402
+from pipeline.runtime import paths, shards  # noqa: E402
+from pipeline.stats import paired_interval, per_draw, verdict  # noqa: E402
+from pipeline.training import make_deterministic  # noqa: E402
+
+
+def validation_as_test(table: pd.DataFrame) -> pd.DataFrame:
+    """The split table with the validation images in the test images' place (and the test images left out)."""
+    table = table[table["subset"] != "test"].copy()
+    table.loc[table["subset"] == "valid", "subset"] = "test"
+    return table
+
+
+def main(variants: dict[str, dict], budgets: list[int]) -> None:
+    params = config.load()
+    table = validation_as_test(pd.read_csv(paths.SPLIT_TABLE))
+    pixels = shards.read_arrays(paths.features("pixels"), list(SUBSETS))
+
+    def probe(features: dict[str, np.ndarray]) -> dict:
+        scored = {"train": features["train"], "test": features["valid"]}
+        return probe_draws(scored, table, budgets, params.baseline, params.seed)
+
+    on_pixels = probe(pixels)
+    for label, change in variants.items():
+        started, features = time.perf_counter(), pixels
+        for name, layer in params.pretrain.layers.items():
+            make_deterministic(params.seed)
+            result = pretrain_layer(name, layer.model_copy(update=change), features, params.seed)
+            features = {subset: np.asarray(result.codings[subset]) for subset in SUBSETS}
+            on_layer = probe(features)
+            for budget in budgets:
+                for metric in PROBE_METRICS.values():
+                    ours, theirs = (per_draw(scores[str(budget)], metric) for scores in (on_layer, on_pixels))
+                    mean, low, high = (100 * value for value in paired_interval(ours, theirs))
+                    print(
+                        f"{label} {name}, {budget} labels, {metric}: {ours.mean():.4f} against {theirs.mean():.4f} "
+                        f"on the pixels: {mean:+.1f} points ({low:+.1f} to {high:+.1f}), {verdict(low, high)}",
+                        flush=True,
+                    )
+        print(f"{label}: {time.perf_counter() - started:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main(
+        json.loads(sys.argv[1]),
+        [int(budget) for budget in (sys.argv[2] if len(sys.argv) > 2 else "100,1000").split(",")],
+    )
