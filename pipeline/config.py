@@ -89,7 +89,18 @@ class LayerParams(Strict):
         return self
 
 
-TRAINING_KEYS = {"epochs", "batch_size", "learning_rate"}  # how a layer was pretrained, not what network it is
+# How a layer is pretrained (its corruption, its codings' penalty, its optimisation), not what network it is: a change
+# to one of them leaves data/architecture.json, and so the random-start stages, alone.
+PRETRAINING_KEYS = {
+    "noise",
+    "noise_level",
+    "sparsity",
+    "sparsity_target",
+    "sparsity_weight",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+}
 
 
 class PretrainParams(Strict):
@@ -97,7 +108,7 @@ class PretrainParams(Strict):
 
     def architecture(self) -> dict[str, dict]:
         """Each layer without how it is pretrained: what a network built from the layers (a random start) is."""
-        return {name: layer.model_dump(exclude=TRAINING_KEYS) for name, layer in self.layers.items()}
+        return {name: layer.model_dump(exclude=PRETRAINING_KEYS) for name, layer in self.layers.items()}
 
     @model_validator(mode="after")
     def _chained(self) -> PretrainParams:

@@ -177,3 +177,20 @@ def test_params_yaml_spells_out_every_setting_with_the_schemas_default():
 
     raw = default_params()
     assert missing_or_different(config.parse(raw), raw, "") == []
+
+
+def test_the_architecture_is_the_network_not_how_its_layers_were_pretrained():
+    """A random start builds on data/architecture.json: a change to how a layer is pretrained leaves it alone (and
+    the random-start stages with it), a change to the network does not."""
+    from pipeline.config import PretrainParams
+
+    layers = {"l1": {"input": "pixels", "units": 30}, "l2": {"input": "l1", "units": 10}}
+    architecture = PretrainParams(layers=layers).architecture()
+    assert list(architecture) == ["l1", "l2"]
+    pretrained_otherwise = {"noise": "dropout", "noise_level": 0.5, "sparsity": "l1", "epochs": 3, "batch_size": 7}
+    assert PretrainParams(layers={**layers, "l2": {**layers["l2"], **pretrained_otherwise}}).architecture() == (
+        architecture
+    )
+    for network_change in ({"units": 11}, {"activation": "relu"}, {"tied": True}, {"output_activation": "sigmoid"}):
+        changed = PretrainParams(layers={**layers, "l2": {**layers["l2"], **network_change}}).architecture()
+        assert changed != architecture, network_change
