@@ -72,8 +72,8 @@ def classify_flops(recipe: str, settings, budget: int, pool: int, test: int, mod
         seen = images_seen(settings.steps, budget, settings.batch_size)
     if recipe == "supervised":
         return training_flops(whole, seen) + scoring
-    if recipe == "frozen":
-        return applying_flops(encoder, seen) + head * seen + scoring
+    if recipe == "frozen":  # the encoder applied once to the labelled images, the head trained on their codings
+        return applying_flops(encoder, budget) + head * seen + scoring
     if recipe == "autoencoder":
         images = settings.steps * (settings.labelled_batch + settings.unlabelled_batch)
         decoder = training_flops(models["stack"], 1) - training_flops(encoder, 1)

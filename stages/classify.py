@@ -1,7 +1,8 @@
 """Stages `classify@<recipe>` and `random-start@<recipe>`: one few-label recipe on every labelled draw of every
 budget, from the pretrained stack's encoder or from a random one (the twin that shows what the pretraining adds; it
 depends on the encoder's shape, not on its pretraining). The draws are dealt out to classify.processes processes;
-in each, TensorFlow starts and the train step compiles once for all its draws."""
+in each, TensorFlow starts and the train step compiles once for all its draws. TensorFlow is imported only where
+it trains (:mod:`pipeline.training` imports it lazily)."""
 
 import pandas as pd
 
@@ -10,8 +11,8 @@ from pipeline.config import INITIALISATIONS
 from pipeline.data.split import draw_count
 from pipeline.errors import ConfigError
 from pipeline.fewlabel import recipe
-from pipeline.fewlabel.draws import DrawTrainings
-from pipeline.fewlabel.processes import map_in_processes, split_evenly
+from pipeline.fewlabel.draws import DrawTrainings, Trained
+from pipeline.fewlabel.processes import gathered, map_in_processes, split_evenly
 from pipeline.runtime import io, paths, tracking
 from pipeline.runtime.stage import run, stage_name
 from pipeline.stats import draw_key, over_draws, summarise
@@ -27,31 +28,29 @@ def parse_args(argv: list[str]):
 def main(argv: list[str]) -> None:
     params = config.load()
     chosen, init = parse_args(argv)
-    strategy = stage_strategy(params.train, chosen.name, chosen.distributed)
-    if strategy is None:
-        return  # the chief trains this recipe alone
-    results = train_every_draw(params, chosen.name, init, strategy)
-    if not is_chief(strategy):
-        return  # a worker of a multi-worker cluster: the chief writes the outputs
+    trainings = DrawTrainings(params, chosen.name, init)
+    if params.train.strategy == "default":
+        # one device: the draws dealt out to processes; this one gathers their scores and starts no TensorFlow
+        shares = split_evenly(trainings.tasks(), params.classify.processes)
+        trained = gathered(map_in_processes(trainings, shares, params.classify.processes))
+    else:  # a distribution strategy cannot be pickled: the draws train here, one after another
+        strategy = stage_strategy(params.train, chosen.name, chosen.distributed)
+        if strategy is None:
+            return  # the chief trains this recipe alone
+        trained = trainings(trainings.tasks(), strategy)
+        if not is_chief(strategy):
+            return  # a worker of a multi-worker cluster: the chief writes the outputs
+    results = by_budget(trained, chosen.name, init)
     metrics = {str(budget): {init: summarise(per_draw)} for budget, per_draw in results.items()}
     io.write_json(paths.classify_metrics(chosen.name, init), metrics)
     log_run(params, chosen.name, init, results, metrics)
 
 
-def train_every_draw(params, recipe_name: str, init: str, strategy) -> dict[int, list[dict[str, float]]]:
-    """The recipe's scores on each draw of each budget, one line per budget. With one device, the trainings are
-    dealt out to classify.processes processes (:func:`map_in_processes`); under a distribution strategy they run
-    here, one after another."""
-    trainings = DrawTrainings(params, recipe_name, init)
-    processes = params.classify.processes if params.train.strategy == "default" else 1
-    if processes > 1:
-        shares = split_evenly(trainings.tasks(), processes)
-        trained = [done for share in map_in_processes(trainings, shares, processes) for done in share]
-    else:
-        trained = trainings(trainings.tasks(), strategy)
+def by_budget(trained: list[Trained], recipe_name: str, init: str) -> dict[int, list[dict[str, float]]]:
+    """Each draw's scores, in the order of the tasks (budget by budget, draw by draw); one line printed per budget."""
     results = {}
-    for budget in params.split.budgets:
-        done = sorted((training for training in trained if training.budget == budget), key=lambda t: t.draw)
+    for budget in dict.fromkeys(training.budget for training in trained):
+        done = [training for training in trained if training.budget == budget]
         results[budget] = [training.scores for training in done]
         accuracies = [scores["test_accuracy"] for scores in results[budget]]
         seconds = sum(training.seconds for training in done)

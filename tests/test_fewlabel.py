@@ -226,6 +226,44 @@ def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, s
         assert metrics["network_test_accuracy"] > 0.4
 
 
+def test_the_frozen_recipe_trains_its_head_on_cached_codings_to_the_weights_of_the_whole_frozen_model(separable):
+    """The frozen encoder runs once on the labelled images, not at every step: the same training, faster."""
+    from pipeline.fewlabel.common import head_on_codings, predict, train_classifier
+    from pipeline.models.autoencoders import classifier
+    from pipeline.stats import accuracy
+    from pipeline.training import fit, make_deterministic
+
+    problem = separable_problem(separable)
+    training = dict(
+        epochs=epochs_for_steps(60, 30, 10),
+        batch_size=10,
+        learning_rate=0.01,
+        loss="sparse_categorical_crossentropy",
+        history=False,
+    )
+    trained = {}
+    for way in ("whole", "cached"):
+        make_deterministic(0)
+        model = classifier(problem.layers, problem.pool.shape[1], 10, problem.weights, trainable_encoder=False)
+        initial = model.get_weights()
+        if way == "whole":  # the encoder runs at every step, its weights untouched
+            fit(model, *problem.labelled, **training)
+        else:
+            head, encode = head_on_codings(model)
+            fit(head, encode(problem.labelled[0]), problem.labels, **training)
+        trained[way] = model.get_weights()
+        assert np.array_equal(initial[0], trained[way][0]) and not np.allclose(initial[-2], trained[way][-2])
+    for whole, cached in zip(trained["whole"], trained["cached"], strict=True):
+        np.testing.assert_allclose(cached, whole, rtol=1e-4, atol=1e-5)
+
+    make_deterministic(0)  # the recipe itself: the same answers
+    settings = recipe("frozen").params(steps=60, batch_size=10, learning_rate=0.01)
+    metrics = train_classifier(problem, settings, pretrained=True, trainable_encoder=False)
+    model.set_weights(trained["whole"])
+    assert metrics["test_accuracy"] == accuracy(predict(model, problem.test[0]), problem.test[1])
+    assert metrics["trainable_parameters"] == trained["whole"][-2].size + 10
+
+
 def test_training_on_the_labels_makes_as_many_updates_at_every_budget():
     assert epochs_for_steps(3000, 100, 32) == 750  # 4 batches an epoch
     assert epochs_for_steps(3000, 3000, 32) == 32  # 94 batches: 3,008 updates

@@ -76,9 +76,15 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
         callbacks.append(
             keras.callbacks.EarlyStopping("val_accuracy", patience=max(1, epochs // 5), restore_best_weights=True)
         )
+    trainee, (images, labels), validation = model, problem.labelled, problem.validation
+    if not trainable_encoder:
+        trainee, encode = head_on_codings(model)
+        images = encode(images)
+        validation = validation and (encode(validation[0]), validation[1])
     fit(
-        model,
-        *problem.labelled,
+        trainee,
+        images,
+        labels,
         epochs=epochs,
         batch_size=params.batch_size,
         learning_rate=params.learning_rate,
@@ -86,10 +92,24 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
         history=False,  # only the final weights count
         twins=problem.twins,  # every draw of the stage trains this architecture
         metrics=["accuracy"],
-        validation_data=problem.validation,
+        validation_data=validation,
         callbacks=callbacks,
     )
     return scores(model, problem, saw_validation_labels=problem.validation is not None)
+
+
+def head_on_codings(model):
+    """The head of ``model`` (a :func:`~pipeline.models.autoencoders.classifier` whose encoder is frozen) as a model of
+    its own, on the codings, and the function that computes them: the frozen layers' outputs are computed once and
+    cached, as the greedy pretraining does, and the head trains on them. The very steps of training ``model``
+    whole, since a frozen encoder gives the same codings at every step, without running the encoder at each one.
+    The head's layer is shared: training it trains ``model``."""
+    import keras
+
+    head_layer = model.layers[-1]  # the softmax on the top layer's codings
+    encoder = keras.Model(model.inputs, head_layer.input)
+    head = keras.Sequential([keras.Input(shape=head_layer.input.shape[1:]), head_layer])
+    return head, lambda images: predict(encoder, images)
 
 
 def predict(model, images: np.ndarray) -> np.ndarray:

@@ -15,7 +15,6 @@ from pipeline.data.split import draw_count, draw_seed, labels_of
 from pipeline.fewlabel import recipe
 from pipeline.fewlabel.common import Problem
 from pipeline.fewlabel.labels import read_draws
-from pipeline.models.autoencoders import weight_names
 from pipeline.runtime import io, paths, shards
 
 
@@ -44,6 +43,7 @@ class DrawTrainings:
     def __call__(self, tasks: list[tuple[int, int]], strategy=None) -> list[Trained]:
         """Train ``tasks`` in order, under ``strategy`` (None: the default one), reading the inputs once; the draws
         share one compiled model of each architecture (:class:`~pipeline.training.CompiledTwins`)."""
+        from pipeline.models.autoencoders import weight_names
         from pipeline.training import CompiledTwins, distribution, make_deterministic
 
         strategy = strategy or distribution("default")
