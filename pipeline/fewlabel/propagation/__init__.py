@@ -40,7 +40,7 @@ class Params(Strict):
     patches: PatchParams = PatchParams()
     method: Literal["poisson", "laplace"] = "laplace"
     neighbours: Annotated[int, Field(ge=2, le=100)] = 10
-    epochs: PositiveInt = 4  # few: the vote carries most of the answer (docs/numbers.md has the measurements)
+    epochs: PositiveInt = 2  # few: the vote carries most of the answer (docs/numbers.md has the measurements)
     batch_size: PositiveInt = 128
     learning_rate: LearningRate = 1e-3
     labelled_share: Annotated[float, Field(gt=0, lt=1)] = 0.333  # of each epoch of the training on propagated labels
