@@ -1,7 +1,7 @@
 """Stage `labels`: what each recipe learns from on every labelled draw of every budget, before any encoder: the
 labelled few and, for the recipes that learn from the graph, the labels propagated over it and the vote of each
 test image's nearest training images. It depends on the images and the labels alone: a change to the pretraining
-never reruns it."""
+never reruns it. The draws are spread in classify.processes processes at once."""
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,7 @@ from pipeline.data.split import draw_count, labelled, labels_of
 from pipeline.fewlabel import recipe
 from pipeline.fewlabel.labels import recipe_arrays
 from pipeline.fewlabel.propagation.graph import Neighbours, weights
-from pipeline.fewlabel.propagation.spread import graph_labels
+from pipeline.fewlabel.propagation.spread import spread_draws
 from pipeline.runtime import io, paths, tracking
 from pipeline.runtime.stage import run, stage_name
 from pipeline.stats import accuracy, over_draws, summarise, summary_metrics
@@ -30,21 +30,26 @@ def main(argv: list[str]) -> None:
     if any(chosen.learns_from_graph for chosen in recipes):
         settings = params.classify.propagation
         neighbours = Neighbours(**io.read_array_folder(paths.GRAPH))
-        graph_weights = weights(neighbours, settings.neighbours)
-        for budget, budget_draws in draws.items():
-            graph[budget], per_draw = [], []
-            for rows, labels in budget_draws:
-                said = graph_labels(
-                    neighbours, graph_weights, rows, labels, class_count, settings.method, settings.neighbours
-                )
-                graph[budget].append(said)
-                per_draw.append(
-                    {
-                        # how right the propagated labels are: a diagnostic a real few-label user could not compute
-                        "propagated_label_accuracy": float(np.mean(said.propagated == labels_of(table, "train"))),
-                        "vote_test_accuracy": accuracy(said.test_vote, labels_of(table, "test")),
-                    }
-                )
+        spread = spread_draws(
+            neighbours,
+            weights(neighbours, settings.neighbours),
+            [draw for budget_draws in draws.values() for draw in budget_draws],
+            class_count,
+            settings.method,
+            settings.neighbours,
+            params.classify.processes,
+        )
+        count = draw_count(table)
+        for index, budget in enumerate(draws):
+            graph[budget] = spread[index * count : (index + 1) * count]
+            per_draw = [
+                {
+                    # how right the propagated labels are: a diagnostic a real few-label user could not compute
+                    "propagated_label_accuracy": float(np.mean(said.propagated == labels_of(table, "train"))),
+                    "vote_test_accuracy": accuracy(said.test_vote, labels_of(table, "test")),
+                }
+                for said in graph[budget]
+            ]
             print(
                 f"labels, {budget} labels: the vote alone scores "
                 f"{over_draws([draw['vote_test_accuracy'] for draw in per_draw])} on test",

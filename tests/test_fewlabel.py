@@ -289,6 +289,29 @@ def test_propagation_answers_with_the_network_without_the_vote_and_with_the_grap
     assert trained["test_accuracy"] == untrained["test_accuracy"] > 0.9  # the graph's answer, whatever the network
 
 
+def test_draws_spread_in_two_processes_get_the_labels_and_votes_of_one():
+    from pipeline.fewlabel.propagation.graph import connect, weights
+    from pipeline.fewlabel.propagation.spread import graph_labels, spread_draws
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 5)) * 4
+    classes = np.repeat(np.arange(3), 100)
+    points = (centres[classes] + rng.normal(size=(300, 5))).astype(np.float32)
+    neighbours = connect(points, points[::7] + 0.1, 8)
+    graph = weights(neighbours, 8)
+    draws = [(rows, classes[rows]) for rows in (rng.choice(300, 9, replace=False) for _ in range(3))]
+    draws = [(rows, labels) for rows, labels in draws if len(set(labels)) == 3]
+    alone = [graph_labels(neighbours, graph, rows, labels, 3, "laplace", 8) for rows, labels in draws]
+    for processes in (1, 2):
+        spread = spread_draws(neighbours, graph, draws, 3, "laplace", 8, processes)
+        assert len(spread) == len(draws)
+        for one, other in zip(alone, spread, strict=True):
+            assert np.array_equal(one.propagated, other.propagated)
+            assert np.array_equal(one.test_vote, other.test_vote)
+            assert np.array_equal(one.labelled_vote, other.labelled_vote)
+    assert np.mean(alone[0].propagated == classes) > 0.9  # and the labels are worth spreading
+
+
 def test_the_vote_carries_the_graphs_labels_to_new_points():
     from sklearn.datasets import make_blobs
 

@@ -7,10 +7,13 @@ Poisson learning's authors, with class sizes kept at the labelled images' class 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from pipeline.errors import ConfigError
 from pipeline.fewlabel.labels import GraphLabels
+from pipeline.fewlabel.processes import gathered, map_in_processes, split_evenly
 from pipeline.fewlabel.propagation.graph import Neighbours
 
 
@@ -26,6 +29,30 @@ def graph_labels(
         vote(neighbours.test_indices[:, :count], targets, class_count),
         vote(neighbours.indices[rows, :count], targets, class_count),  # a labelled image's nearest is itself
     )
+
+
+def spread_draws(
+    neighbours: Neighbours,
+    weights,
+    draws: list[tuple[np.ndarray, np.ndarray]],
+    class_count: int,
+    method: str,
+    count: int,
+    processes: int = 1,
+) -> list[GraphLabels]:
+    """:func:`graph_labels` of every labelled draw (rows, labels), in order, spread in ``processes`` processes at
+    once (:func:`~pipeline.fewlabel.processes.map_in_processes`): each draw's solve is a long single-threaded
+    sparse iteration. BLAS runs on one thread wherever a draw is spread, so the labels do not depend on
+    ``processes``."""
+    share = functools.partial(_spread_share, neighbours, weights, class_count, method, count)
+    return gathered(map_in_processes(share, split_evenly(draws, processes), processes))
+
+
+def _spread_share(neighbours, weights, class_count: int, method: str, count: int, draws) -> list[GraphLabels]:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return [graph_labels(neighbours, weights, rows, labels, class_count, method, count) for rows, labels in draws]
 
 
 def propagate(graph, rows: np.ndarray, labels: np.ndarray, class_count: int, method: str = "poisson") -> np.ndarray:
