@@ -63,11 +63,23 @@ def lengths(steps: int) -> list[int]:
     return [*(shorter for shorter in SHORTER_STEPS if shorter < steps), steps]
 
 
+def fresh_classifier(problem, start: str):
+    """The recipes' encoder + head, from the pretrained stack's weights or a random ``start``."""
+    from pipeline.models.autoencoders import classifier
+
+    return classifier(
+        problem["layers"],
+        problem["pool"].shape[1],
+        problem["classes"],
+        problem["weights"] if start == "pretrained" else None,
+        trainable_encoder=True,
+    )
+
+
 def supervised(params, problem, start: str) -> dict[str, float]:
     """The supervised recipe's validation accuracy after each of :func:`lengths` updates: one training per length,
     as the recipe would train with that many steps (a Keras epoch of 4 steps at 100 labels costs more to start and
     end than to run, so scoring along one long training would be slower)."""
-    from pipeline.models.autoencoders import classifier
     from pipeline.training import fit, make_deterministic
 
     settings = params.classify.supervised
@@ -75,13 +87,7 @@ def supervised(params, problem, start: str) -> dict[str, float]:
     scores = {}
     for steps in lengths(settings.steps):
         make_deterministic(problem["seed"])
-        model = classifier(
-            problem["layers"],
-            valid_images.shape[1],
-            problem["classes"],
-            problem["weights"] if start == "pretrained" else None,
-            True,
-        )
+        model = fresh_classifier(problem, start)
         fit(
             model,
             problem["pool"][rows],
@@ -123,20 +129,13 @@ def autoencoder(params, problem, start: str) -> dict[str, float]:
 
 def propagation(params, problem, start: str) -> dict[str, float]:
     """The propagation recipe's validation accuracy (student and vote, as the recipe answers) after each epoch."""
-    from pipeline.models.autoencoders import classifier
     from pipeline.training import fit
 
     settings = params.classify.propagation
     pool, rows, labels, said, (valid_images, valid_labels) = (
         problem[key] for key in ("pool", "rows", "labels", "graph", "valid")
     )
-    model = classifier(
-        problem["layers"],
-        pool.shape[1],
-        problem["classes"],
-        problem["weights"] if start == "pretrained" else None,
-        True,
-    )
+    model = fresh_classifier(problem, start)
     side = int(round(pool.shape[1] ** 0.5))
     weight = settings.vote_weight
 
