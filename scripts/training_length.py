@@ -37,15 +37,16 @@ from pipeline.data.split import draw_count, draw_seed, labelled, labels_of  # no
 from pipeline.fewlabel.common import epochs_for_steps, predict  # noqa: E402
 from pipeline.fewlabel.propagation.graph import build, weights  # noqa: E402
 from pipeline.fewlabel.propagation.spread import graph_labels  # noqa: E402
-from pipeline.fewlabel.propagation.train import flip_shift, training_set  # noqa: E402
+from pipeline.fewlabel.propagation.train import fit_student  # noqa: E402
 from pipeline.runtime import io, paths, shards  # noqa: E402
 from pipeline.stats import accuracy, paired_interval, verdict  # noqa: E402
 
 SHORTER_STEPS = (750, 1500)  # tried below a recipe's own number of steps
 
 
-def scored_epochs(model, on_epochs: dict[int, str], answer) -> tuple[list, dict]:
-    """A Keras callback that records ``answer(model)`` after each epoch named in ``on_epochs`` (epoch -> label)."""
+def scored_epochs(on_epochs: dict[int, str], answer) -> tuple[list, dict]:
+    """A Keras callback that records ``answer(model)`` of the model in training after each epoch named in
+    ``on_epochs`` (epoch -> label)."""
     import keras
 
     scores: dict[str, float] = {}
@@ -129,33 +130,18 @@ def autoencoder(params, problem, start: str) -> dict[str, float]:
 
 def propagation(params, problem, start: str) -> dict[str, float]:
     """The propagation recipe's validation accuracy (student and vote, as the recipe answers) after each epoch."""
-    from pipeline.training import fit
-
     settings = params.classify.propagation
     pool, rows, labels, said, (valid_images, valid_labels) = (
         problem[key] for key in ("pool", "rows", "labels", "graph", "valid")
     )
     model = fresh_classifier(problem, start)
-    side = int(round(pool.shape[1] ** 0.5))
     weight = settings.vote_weight
 
     def answer(m) -> float:
         return accuracy((1 - weight) * predict(m, valid_images) + weight * said.test_vote, valid_labels)
 
-    callbacks, scores = scored_epochs(
-        model, {epoch: f"{epoch} epochs" for epoch in range(1, settings.epochs + 1)}, answer
-    )
-    fit(
-        model,
-        *training_set(pool, said.targets(rows, labels), rows, labels, settings.labelled_share),
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        loss="sparse_categorical_crossentropy",
-        callbacks=callbacks,
-        history=False,
-        augment=flip_shift(side, settings.flip, settings.shift_pixels),
-    )
+    callbacks, scores = scored_epochs({epoch: f"{epoch} epochs" for epoch in range(1, settings.epochs + 1)}, answer)
+    fit_student(model, pool, said.targets(rows, labels), rows, labels, settings, callbacks=callbacks)
     scores["the vote alone"] = accuracy(said.test_vote, valid_labels)
     return scores
 

@@ -59,9 +59,29 @@ def flip_shift(side: int, flip: bool, shift_pixels: int):
     return augment
 
 
+def fit_student(model, pool, targets, rows, labels, params: Params, twins=None, callbacks=None) -> None:
+    """Train ``model`` on every ``pool`` image with its target (:func:`training_set`), mirrored and shifted where
+    the images are square, for ``params.epochs``; ``callbacks`` act at each epoch's end (only the final weights are
+    kept otherwise)."""
+    from pipeline.training import fit
+
+    side = int(round(pool.shape[1] ** 0.5))
+    fit(
+        model,
+        *training_set(pool, targets, rows, labels, params.labelled_share),
+        epochs=params.epochs,
+        batch_size=params.batch_size,
+        learning_rate=params.learning_rate,
+        loss="sparse_categorical_crossentropy",
+        history=False,
+        twins=twins,
+        callbacks=callbacks,
+        augment=flip_shift(side, params.flip, params.shift_pixels) if side * side == pool.shape[1] else None,
+    )
+
+
 def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float]:
     from pipeline.models.autoencoders import classifier
-    from pipeline.training import fit
 
     if problem.graph is None:
         raise ValueError("propagation: the problem carries no graph labels; the labels stage computes them")
@@ -72,19 +92,14 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         encoder_weights=problem.weights if pretrained else None,
         trainable_encoder=True,
     )
-    pool = problem.whole_pool()  # every training image, each with its target
-    side = int(round(pool.shape[1] ** 0.5))
-    targets = problem.graph.targets(problem.labelled_rows, problem.labels)
-    fit(
+    fit_student(
         model,
-        *training_set(pool, targets, problem.labelled_rows, problem.labels, params.labelled_share),
-        epochs=params.epochs,
-        batch_size=params.batch_size,
-        learning_rate=params.learning_rate,
-        loss="sparse_categorical_crossentropy",
-        history=False,  # only the final weights count
+        problem.whole_pool(),  # every training image, each with its target
+        problem.graph.targets(problem.labelled_rows, problem.labels),
+        problem.labelled_rows,
+        problem.labels,
+        params,
         twins=problem.twins,  # every draw of the stage trains this architecture
-        augment=flip_shift(side, params.flip, params.shift_pixels) if side * side == pool.shape[1] else None,
     )
     network_test = predict(model, problem.test[0])
     weight = params.vote_weight
