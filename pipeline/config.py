@@ -19,6 +19,7 @@ from pipeline.errors import ConfigError
 from pipeline.schema import (
     Activation,
     Fraction,
+    LayerKind,
     LayerName,
     LearningRate,
     Noise,
@@ -66,7 +67,9 @@ class SplitParams(Strict):
 
 class LayerParams(Strict):
     input: str
-    units: PositiveInt
+    kind: LayerKind = "dense"
+    units: PositiveInt  # a conv layer: its filters
+    kernel_size: Annotated[int, Field(ge=1, le=9)] = 3  # conv only: the side of each filter (odd)
     activation: Activation = "selu"
     output_activation: Activation = "linear"
     tied: bool = False
@@ -86,6 +89,25 @@ class LayerParams(Strict):
                 f"sparsity: 'kl' compares mean activations with a target rate, so it needs "
                 f"activation 'sigmoid', got '{self.activation}'"
             )
+        return self
+
+    def size_in_words(self) -> str:
+        """'300 units', or '16 filters of 3x3, then a 2x2 max-pool'."""
+        if self.kind == "conv":
+            return f"{self.units} filters of {self.kernel_size}x{self.kernel_size}, then a 2x2 max-pool"
+        return f"{self.units} units"
+
+    @field_validator("kernel_size")
+    @classmethod
+    def _centred(cls, size: int) -> int:
+        if size % 2 == 0:
+            raise ValueError(f"got {size}, must be odd (a filter centred on its pixel)")
+        return size
+
+    @model_validator(mode="after")
+    def _conv_is_not_tied(self) -> LayerParams:
+        if self.kind == "conv" and self.tied:
+            raise ValueError("tied: a 'conv' layer cannot be tied (tied weights transpose a dense kernel)")
         return self
 
 
@@ -110,6 +132,12 @@ class PretrainParams(Strict):
         """Each layer without how it is pretrained: what a network built from the layers (a random start) is."""
         return {name: layer.model_dump(exclude=PRETRAINING_KEYS) for name, layer in self.layers.items()}
 
+    def input_channels(self, name: str) -> int:
+        """The channels of the grid that layer ``name`` reads if it is a conv layer: 1 on the (grey) pixels, else
+        the filters of the conv layer below."""
+        below = self.layers[name].input
+        return 1 if below == PIXELS else self.layers[below].units
+
     @model_validator(mode="after")
     def _chained(self) -> PretrainParams:
         below = PIXELS
@@ -120,6 +148,11 @@ class PretrainParams(Strict):
                 raise ValueError(
                     f"layers.{name}.input: got '{layer.input}', must be '{below}' "
                     "(each layer trains on the codings of the layer below it)"
+                )
+            if layer.kind == "conv" and below != PIXELS and self.layers[below].kind != "conv":
+                raise ValueError(
+                    f"layers.{name}.kind: got 'conv' above the dense layer '{below}', must be 'dense' "
+                    "(a convolution needs an image grid: the pixels or a conv layer's codings)"
                 )
             below = name
         return self

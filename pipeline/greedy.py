@@ -34,11 +34,14 @@ def pretrain_layer(
     features: dict[str, Rows],
     seed: int,
     checkpoint: Checkpoint | None = None,
+    input_channels: int = 1,
 ) -> LayerResult:
-    """Train one shallow autoencoder on the layer below's codings; return its codings for every subset."""
+    """Train one shallow autoencoder on the layer below's codings; return its codings for every subset. A conv
+    layer reads them as a grid of ``input_channels`` channels (:meth:`~pipeline.config.PretrainParams.input_channels`).
+    """
     from pipeline.models.autoencoders import ShallowAutoencoder
 
-    model = ShallowAutoencoder(name, layer, features["train"].shape[1])
+    model = ShallowAutoencoder(name, layer, features["train"].shape[1], input_channels)
     history = fit_autoencoder(
         model.autoencoder,
         features["train"],

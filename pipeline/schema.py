@@ -15,6 +15,7 @@ LearningRate = Annotated[float, Field(gt=0, le=10)]
 Activation = Literal["selu", "elu", "relu", "tanh", "sigmoid", "linear"]
 Noise = Literal["none", "gaussian", "dropout"]  # corruption of a layer's input while it trains
 Sparsity = Literal["none", "kl", "l1"]  # activity penalty on a layer's codings
+LayerKind = Literal["dense", "conv"]  # a pretrain layer: fully connected, or convolutions then a 2x2 max-pool
 LayerName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")]
 RelativePath = Annotated[str, Field(min_length=1)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]

@@ -8,6 +8,11 @@ read. Prints each probe's mean and its paired difference to the same probe on th
 Run from the repository root after `dvc repro` (it reads data/split.csv and data/features/pixels):
 
     python scripts/pretraining_variants.py '{"none": {}, "dropout": {"noise": "dropout", "noise_level": 0.2}}'
+
+A variant's change applies to every layer, or, keyed by layer names, to each its own (greedy conv layers):
+
+    python scripts/pretraining_variants.py \
+      '{"conv": {"l1": {"kind": "conv", "units": 16}, "l2": {"kind": "conv", "units": 32}}}'
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from pipeline import config  # noqa: E402
+from pipeline.config import PretrainParams  # noqa: E402
 from pipeline.data.split import SUBSETS  # noqa: E402
 from pipeline.fewlabel.probe import PROBE_METRICS, probe_draws  # noqa: E402
 from pipeline.greedy import pretrain_layer  # noqa: E402
@@ -38,6 +44,13 @@ def validation_as_test(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def variant(pretrain: PretrainParams, change: dict) -> PretrainParams:
+    """The stack with a variant's settings, validated as params.yaml would be."""
+    per_layer = change if change and set(change) <= set(pretrain.layers) else dict.fromkeys(pretrain.layers, change)
+    layers = {name: {**layer.model_dump(), **per_layer.get(name, {})} for name, layer in pretrain.layers.items()}
+    return PretrainParams.model_validate({"layers": layers})
+
+
 def main(variants: dict[str, dict], budgets: list[int]) -> None:
     params = config.load()
     table = validation_as_test(pd.read_csv(paths.SPLIT_TABLE))
@@ -50,9 +63,12 @@ def main(variants: dict[str, dict], budgets: list[int]) -> None:
     on_pixels = probe(pixels)
     for label, change in variants.items():
         started, features = time.perf_counter(), pixels
-        for name, layer in params.pretrain.layers.items():
+        pretrain = variant(params.pretrain, change)
+        for name, layer in pretrain.layers.items():
             make_deterministic(params.seed)
-            result = pretrain_layer(name, layer.model_copy(update=change), features, params.seed)
+            result = pretrain_layer(
+                name, layer, features, params.seed, input_channels=pretrain.input_channels(name)
+            )
             features = {subset: np.asarray(result.codings[subset]) for subset in SUBSETS}
             on_layer = probe(features)
             for budget in budgets:

@@ -31,7 +31,9 @@ def main(argv: list[str]) -> None:
         paths.checkpoint(f"pretrain@{name}"), fingerprint({**settings, "train": params.train.model_dump()}, inputs)
     )
     with strategy.scope():
-        result = pretrain_layer(name, layer, features, params.seed, checkpoint)
+        result = pretrain_layer(
+            name, layer, features, params.seed, checkpoint, input_channels=params.pretrain.input_channels(name)
+        )
         if not is_chief(strategy):
             # A worker of a multi-worker cluster computes the codings with the chief (a prediction is collective
             # there), writes them to a folder of its own and drops them: the chief writes the outputs.

@@ -11,7 +11,7 @@ from pipeline.chapter.common import stack_specs  # noqa: E402
 from pipeline.config import LayerParams  # noqa: E402
 from pipeline.data.synthetic import make_dataset  # noqa: E402
 from pipeline.errors import ConfigError  # noqa: E402
-from pipeline.models.autoencoders import DenseAutoencoder, ShallowAutoencoder  # noqa: E402
+from pipeline.models.autoencoders import LayerwiseAutoencoder, ShallowAutoencoder  # noqa: E402
 from pipeline.models.generative import convolutional_autoencoder, variational_autoencoder  # noqa: E402
 from pipeline.models.layers import DenseTranspose  # noqa: E402
 from pipeline.report.figures import png_bytes  # noqa: E402
@@ -72,8 +72,8 @@ def test_linear_autoencoder_finds_the_pca_subspace(pixels):
 
 def test_tied_decoders_share_their_encoders_kernels_through_save_and_load(pixels, tmp_path):
     make_deterministic(0)
-    model = DenseAutoencoder(784, stack_specs([16, 8], tied=True), name="tied")
-    untied = DenseAutoencoder(784, stack_specs([16, 8]), name="untied")
+    model = LayerwiseAutoencoder(784, stack_specs([16, 8], tied=True), name="tied")
+    untied = LayerwiseAutoencoder(784, stack_specs([16, 8]), name="untied")
     kernels = 784 * 16 + 16 * 8
     biases = 16 + 8 + 16 + 784
     assert model.count_params() == kernels + biases and untied.count_params() == 2 * kernels + biases
@@ -195,14 +195,15 @@ def test_pretrain_layers_take_corruption_and_sparsity_options(pixels, tmp_path):
     assert loaded.encoder_layer("l1").activity_regularizer.get_config() == {"weight": 0.2, "target": 0.05}
 
 
-def test_features_show_weights_top_images_and_ascent(pixels):
+@pytest.mark.parametrize("kinds", [("dense", "dense"), ("conv", "dense"), ("conv", "conv")])
+def test_features_show_weights_top_images_and_ascent(pixels, kinds):
     make_deterministic(0)
     layers = {
-        "l1": LayerParams(input="pixels", units=16, output_activation="sigmoid"),
-        "l2": LayerParams(input="l1", units=8),
+        "l1": LayerParams(input="pixels", kind=kinds[0], units=16 if kinds[0] == "dense" else 4),
+        "l2": LayerParams(input="l1", kind=kinds[1], units=8),
     }
     first = ShallowAutoencoder("l1", layers["l1"], 784)
-    second = ShallowAutoencoder("l2", layers["l2"], 16)
+    second = ShallowAutoencoder("l2", layers["l2"], first.encoder.output_shape[-1], input_channels=layers["l1"].units)
     l1 = {subset: first.encoder.predict(pixels[subset], verbose=0) for subset in ("train", "test")}
     l2 = {subset: second.encoder.predict(l1[subset], verbose=0) for subset in ("train", "test")}
     result = features.run(
@@ -217,6 +218,8 @@ def test_features_show_weights_top_images_and_ascent(pixels):
     # The images chosen really are the top ones for each neuron.
     top = l2["train"][:, result.arrays["neurons"]]
     assert np.allclose(np.sort(top, axis=0)[-1], top.max(axis=0))
+    # The first-layer picture of each neuron: a unit's 784 weights, or a conv layer's 3x3 filter.
+    assert result.arrays["first_layer_weights"].shape == (4, 784 if kinds[0] == "dense" else 9)
     draws("features", result)
 
 

@@ -5,7 +5,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from pipeline.config import LayerParams, StackParams  # noqa: E402
+from pipeline.config import LayerParams, PretrainParams, StackParams  # noqa: E402
+from pipeline.errors import ConfigError  # noqa: E402
 from pipeline.fewlabel import recipe  # noqa: E402
 from pipeline.fewlabel.common import Problem  # noqa: E402
 from pipeline.greedy import pretrain_layer, stack_layers  # noqa: E402
@@ -61,6 +62,63 @@ def test_greedy_layers_stack_into_the_same_function(pixels):
     assert result.metrics["test_mse_after_finetune"] < result.metrics["test_mse_before_finetune"]
     assert result.reconstructions["after"].shape == (40, 64)
     assert set(result.weights["l2"]) == {"encoder_kernel", "encoder_bias", "decoder_bias"}
+
+
+CONV_LAYERS = {  # the fixture's 64 pixels as an 8x8 grid: 4x4x4 codings, then 2x2x6, then 5 dense units
+    "l1": LayerParams(input="pixels", kind="conv", units=4, output_activation="sigmoid", epochs=3, batch_size=16),
+    "l2": LayerParams(input="l1", kind="conv", units=6, kernel_size=1, epochs=3, batch_size=16),
+    "l3": LayerParams(input="l2", units=5, epochs=3, batch_size=16),
+}
+
+
+def test_greedy_conv_layers_read_the_codings_below_as_a_grid_and_stack_into_the_same_function(pixels, tmp_path):
+    pretrain = PretrainParams(layers=CONV_LAYERS)
+    features, weights = pixels, {}
+    for name, layer in CONV_LAYERS.items():
+        make_deterministic(0)
+        result = pretrain_layer(name, layer, features, seed=0, input_channels=pretrain.input_channels(name))
+        assert result.history["loss"].iloc[-1] < result.history["loss"].iloc[0], name
+        features, weights[name] = result.codings, result.weights
+        assert set(result.weights) == {"encoder_kernel", "encoder_bias", "decoder_kernel", "decoder_bias"}
+    assert weights["l1"]["encoder_kernel"].shape == (3, 3, 1, 4)
+    assert weights["l2"]["encoder_kernel"].shape == (1, 1, 4, 6)
+    assert weights["l3"]["encoder_kernel"].shape == (2 * 2 * 6, 5) and features["test"].shape == (40, 5)
+
+    # l1's codings are the chapter's convolution then 2x2 max-pool of the image, flattened channels last.
+    image = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same", activation="selu")])
+    image.layers[0].set_weights([weights["l1"]["encoder_kernel"], weights["l1"]["encoder_bias"]])
+    convolved = image.predict(pixels["test"].reshape(-1, 8, 8, 1), verbose=0)
+    pooled = convolved.reshape(-1, 4, 2, 4, 2, 4).max(axis=(2, 4)).reshape(-1, 64)
+    l1 = ShallowAutoencoder("l1", CONV_LAYERS["l1"], 64)
+    l1.autoencoder.load({"l1": weights["l1"]})
+    assert np.allclose(l1.encoder.predict(pixels["test"], verbose=0), pooled, atol=1e-6)
+
+    stacked = StackedAutoencoder(CONV_LAYERS, 64)
+    stacked.load(weights)
+    assert np.allclose(stacked.encoder.predict(pixels["test"], verbose=0), features["test"], atol=1e-5)
+    assert stacked.autoencoder.predict(pixels["test"], verbose=0).shape == (40, 64)
+    frozen = classifier(CONV_LAYERS, 64, 3, weights, trainable_encoder=False)
+    assert [w.name for w in frozen.trainable_weights] == ["kernel", "bias"]  # the head's only
+    encoder = keras.Model(frozen.inputs, frozen.get_layer("l3_encoder").output)
+    assert np.allclose(encoder.predict(pixels["test"], verbose=0), features["test"], atol=1e-5)
+    path = tmp_path / "stacked.keras"
+    stacked.autoencoder.save(path)
+    loaded = keras.models.load_model(path)
+    assert np.array_equal(
+        loaded.predict(pixels["test"], verbose=0), stacked.autoencoder.predict(pixels["test"], verbose=0)
+    )
+
+
+@pytest.mark.parametrize("input_dim", [10, 81])  # no square grid; a 9x9 one, whose odd side no 2x2 pool halves
+def test_a_conv_layer_on_rows_that_are_no_even_square_grid_is_refused_in_one_line(input_dim):
+    layer = LayerParams(input="pixels", kind="conv", units=4)
+    with pytest.raises(ConfigError, match=r"^pretrain.layers.l1.kind: 'conv' reads its \d+ inputs as a square grid"):
+        ShallowAutoencoder("l1", layer, input_dim)
+
+
+def test_a_conv_layer_cannot_be_tied():
+    with pytest.raises(ValueError, match="a 'conv' layer cannot be tied"):
+        LayerParams(input="pixels", kind="conv", units=4, tied=True)
 
 
 def test_classifier_inits(pixels):

@@ -115,4 +115,4 @@ def _pretraining(params: Params, representation: str) -> str:
     layer = params.pretrain.layers[representation]
     noise = "no noise" if layer.noise == "none" else f"{layer.noise} noise {layer.noise_level:g}"
     sparsity = "not sparse" if layer.sparsity == "none" else f"{layer.sparsity} sparsity"
-    return f"{representation}: {layer.units} units, {noise}, {sparsity}{', tied' if layer.tied else ''}"
+    return f"{representation}: {layer.size_in_words()}, {noise}, {sparsity}{', tied' if layer.tied else ''}"

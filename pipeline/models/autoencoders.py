@@ -1,5 +1,6 @@
-"""The chapter's dense autoencoders (shallow, stacked, tied, denoising, sparse) and the classifier built on the
-encoder stack (variational and convolutional ones: :mod:`pipeline.models.generative`).
+"""The greedy stack's autoencoders, layer by layer dense or convolutional (shallow, stacked, tied, denoising,
+sparse), and the classifier built on the encoder stack (the chapter's variational and whole convolutional ones:
+:mod:`pipeline.models.generative`).
 
 Weights travel between stages as plain arrays (see :mod:`pipeline.runtime.io`), named after their role, so every
 model here is built from params and then filled, never unpickled. Each model is also a plain Keras model
@@ -8,6 +9,7 @@ that saves to and loads from a ``.keras`` file (the custom pieces are registered
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import get_args
 
@@ -15,7 +17,8 @@ import keras
 import numpy as np
 
 from pipeline.config import LayerParams
-from pipeline.models.layers import DenseTranspose, KLDivergenceRegularizer
+from pipeline.errors import ConfigError
+from pipeline.models.layers import ConvDecoder, ConvEncoder, DenseTranspose, KLDivergenceRegularizer
 from pipeline.schema import Noise, Sparsity
 
 
@@ -32,7 +35,55 @@ def layer_spec(name: str, layer: LayerParams) -> dict:
         "activation": layer.activation,
         "output_activation": layer.output_activation,
         "tied": layer.tied,
+        "kind": layer.kind,
+        "kernel_size": layer.kernel_size,
     }
+
+
+def input_grids(input_dim: int, layers: Sequence[Mapping], channels: int = 1) -> list[tuple[int, int, int] | None]:
+    """The (side, side, channels) grid each layer reads its flat rows as (None for a dense layer): a conv layer's
+    codings are its pooled grid, flattened, so the grid of each is known from the rows below and its filters."""
+    grids, size = [], input_dim
+    for spec in layers:
+        if spec.get("kind", "dense") != "conv":
+            grids.append(None)
+            size, channels = spec["units"], None
+            continue
+        side = math.isqrt(size // channels) if channels else 0
+        if not channels or side * side * channels != size or side % 2:
+            raise ConfigError(
+                f"pretrain.layers.{spec['name']}.kind: 'conv' reads its {size} inputs as a square grid of "
+                f"{channels or 'unknown'} channels with an even side (a 2x2 pool halves it); they are not"
+            )
+        grids.append((side, side, channels))
+        size, channels = (side // 2) ** 2 * spec["units"], spec["units"]
+    return grids
+
+
+def encoder_layer(spec: Mapping, grid, **settings) -> keras.layers.Layer:
+    """One layer's encoder: dense, or (a grid given) convolutions and a 2x2 max-pool, on flat rows either way."""
+    initializer = _initializer(spec["activation"])
+    name = f"{spec['name']}_encoder"
+    if grid is not None:
+        return ConvEncoder(
+            spec["units"], spec["kernel_size"], grid, spec["activation"], initializer, name=name, **settings
+        )
+    return keras.layers.Dense(
+        spec["units"], activation=spec["activation"], kernel_initializer=initializer, name=name, **settings
+    )
+
+
+def decoder_layer(spec: Mapping, encoder: keras.layers.Layer, grid, output_dim: int) -> keras.layers.Layer:
+    """One layer's decoder, back to the rows its encoder read: a transposed convolution for a conv layer, the
+    encoder's kernel transposed for a tied one, else a dense layer of its own."""
+    activation, name = spec["output_activation"], f"{spec['name']}_decoder"
+    if grid is not None:
+        side, _, channels = grid
+        coded = (side // 2, side // 2, spec["units"])
+        return ConvDecoder(channels, spec["kernel_size"], coded, activation, _initializer(activation), name=name)
+    if spec["tied"]:
+        return DenseTranspose(encoder, activation=activation, name=name)
+    return keras.layers.Dense(output_dim, activation=activation, kernel_initializer=_initializer(activation), name=name)
 
 
 def corruption(noise: str, level: float) -> keras.layers.Layer | None:
@@ -57,9 +108,9 @@ def sparsity_regularizer(sparsity: str, target: float, weight: float):
 
 
 @keras.saving.register_keras_serializable(package="layerwise")
-class DenseAutoencoder(keras.Model):
+class LayerwiseAutoencoder(keras.Model):
     """Encoders in order, then decoders in reverse; optional input corruption and a sparsity penalty on
-    the top codings. Shallow is the one-layer case.
+    the top codings. Shallow is the one-layer case. Each layer is dense or convolutional, on flat rows either way.
 
     A functional model that rebuilds itself from its own config on load, so a tied decoder finds its
     encoder again: saving and loading keep the weights shared.
@@ -76,40 +127,24 @@ class DenseAutoencoder(keras.Model):
         sparsity_target: float = 0.1,
         sparsity_weight: float = 0.0,
         input_name: str = "pixels",
+        input_channels: int = 1,
         **kwargs,
     ):
         layers = [dict(spec) for spec in layers]
+        grids = input_grids(input_dim, layers, input_channels)
         inputs = keras.Input(shape=(input_dim,), name=input_name)
         noise_layer = corruption(noise, noise_level)
         hidden = noise_layer(inputs) if noise_layer else inputs
-        encoders = []
-        for index, spec in enumerate(layers):
+        encoders, dims = [], [input_dim]
+        for index, (spec, grid) in enumerate(zip(layers, grids)):
             top = index == len(layers) - 1
-            encoders.append(
-                keras.layers.Dense(
-                    spec["units"],
-                    activation=spec["activation"],
-                    kernel_initializer=_initializer(spec["activation"]),
-                    activity_regularizer=sparsity_regularizer(sparsity, sparsity_target, sparsity_weight)
-                    if top
-                    else None,
-                    name=f"{spec['name']}_encoder",
-                )
-            )
+            regularizer = sparsity_regularizer(sparsity, sparsity_target, sparsity_weight) if top else None
+            encoders.append(encoder_layer(spec, grid, activity_regularizer=regularizer))
             hidden = encoders[-1](hidden)
+            dims.append(hidden.shape[-1])
         outputs = hidden
-        dims = [input_dim, *(spec["units"] for spec in layers)]
-        for spec, encoder, output_dim in reversed(list(zip(layers, encoders, dims[:-1]))):
-            if spec["tied"]:
-                decoder = DenseTranspose(encoder, activation=spec["output_activation"], name=f"{spec['name']}_decoder")
-            else:
-                decoder = keras.layers.Dense(
-                    output_dim,
-                    activation=spec["output_activation"],
-                    kernel_initializer=_initializer(spec["output_activation"]),
-                    name=f"{spec['name']}_decoder",
-                )
-            outputs = decoder(outputs)
+        for spec, encoder, grid, output_dim in reversed(list(zip(layers, encoders, grids, dims[:-1]))):
+            outputs = decoder_layer(spec, encoder, grid, output_dim)(outputs)
         super().__init__(inputs, outputs, **kwargs)
         self.spec = {
             "input_dim": input_dim,
@@ -120,6 +155,7 @@ class DenseAutoencoder(keras.Model):
             "sparsity_target": sparsity_target,
             "sparsity_weight": sparsity_weight,
             "input_name": input_name,
+            "input_channels": input_channels,
         }
 
     def get_config(self):
@@ -152,9 +188,9 @@ class ShallowAutoencoder:
     """input -> hidden -> input: one layer of the greedy stack, trained on its own, with the layer's
     own corruption and sparsity options."""
 
-    def __init__(self, name: str, layer: LayerParams, input_dim: int):
+    def __init__(self, name: str, layer: LayerParams, input_dim: int, input_channels: int = 1):
         self.name = name
-        self.autoencoder = DenseAutoencoder(
+        self.autoencoder = LayerwiseAutoencoder(
             input_dim,
             [layer_spec(name, layer)],
             noise=layer.noise,
@@ -163,6 +199,7 @@ class ShallowAutoencoder:
             sparsity_target=layer.sparsity_target,
             sparsity_weight=layer.sparsity_weight,
             input_name=f"{name}_input",
+            input_channels=input_channels,
             name=f"{name}_autoencoder",
         )
         self.encoder_dense = self.autoencoder.encoder_layer(name)
@@ -197,14 +234,14 @@ def set_layer_weights(
 
 def weight_names(layer: LayerParams) -> list[str]:
     names = ["encoder_kernel", "encoder_bias", "decoder_bias"]
-    return names if layer.tied else [*names, "decoder_kernel"]
+    return names if layer.tied else [*names, "decoder_kernel"]  # a conv layer is never tied
 
 
 class StackedAutoencoder:
     """Encoders l1..lN then decoders lN..l1, each filled with its greedily pretrained weights."""
 
     def __init__(self, layers: Mapping[str, LayerParams], input_dim: int):
-        self.autoencoder = DenseAutoencoder(
+        self.autoencoder = LayerwiseAutoencoder(
             input_dim, [layer_spec(name, layer) for name, layer in layers.items()], name="stacked_autoencoder"
         )
         self.encoder = self.autoencoder.encoder()
@@ -226,16 +263,11 @@ def classifier(
     """The encoder stack plus a softmax head; ``encoder_weights=None`` means a random (scratch) start."""
     inputs = keras.Input(shape=(input_dim,), name="pixels")
     hidden = inputs
-    for name, layer in layers.items():
-        dense = keras.layers.Dense(
-            layer.units,
-            activation=layer.activation,
-            kernel_initializer=_initializer(layer.activation),
-            name=f"{name}_encoder",
-            trainable=trainable_encoder,
-        )
-        hidden = dense(hidden)
+    specs = [layer_spec(name, layer) for name, layer in layers.items()]
+    for spec, grid in zip(specs, input_grids(input_dim, specs)):
+        encoder = encoder_layer(spec, grid, trainable=trainable_encoder)
+        hidden = encoder(hidden)
         if encoder_weights is not None:
-            set_layer_weights(dense, None, encoder_weights[name])
+            set_layer_weights(encoder, None, encoder_weights[spec["name"]])
     outputs = keras.layers.Dense(class_count, activation="softmax", name="softmax_head")(hidden)
     return keras.Model(inputs, outputs, name="classifier")

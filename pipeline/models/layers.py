@@ -12,7 +12,7 @@ class DenseTranspose(keras.layers.Layer):
 
     Only the bias is its own; the kernel is read from ``dense`` on every call, so training either
     layer trains the shared matrix. It holds a layer, so it is saved as part of a model that rebuilds
-    the pair from its own config (:class:`pipeline.models.autoencoders.DenseAutoencoder`).
+    the pair from its own config (:class:`pipeline.models.autoencoders.LayerwiseAutoencoder`).
     """
 
     def __init__(self, dense: keras.layers.Dense, activation=None, **kwargs):
@@ -81,3 +81,79 @@ class Sampling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "latent_weight": self.latent_weight, "seed": self.seed}
+
+
+class _FlatConv(keras.layers.Layer):
+    """A convolution of the greedy stack that reads and writes flat rows: the cached codings, the probes and the
+    classifier heads above it see arrays as from a dense layer, and its weights keep a dense layer's names
+    (``kernel``, ``bias``). ``grid`` is the (side, side, channels) shape its rows are read as."""
+
+    def __init__(self, conv: keras.layers.Layer, grid, **kwargs):
+        super().__init__(**kwargs)
+        self.grid = tuple(int(size) for size in grid)
+        self.conv = conv
+        self.conv.trainable = self.trainable
+
+    def build(self, input_shape):
+        self.conv.build((None, *self.grid))
+        super().build(input_shape)
+
+    @property
+    def kernel(self):
+        return self.conv.kernel
+
+    @property
+    def bias(self):
+        return self.conv.bias
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_size)
+
+    def get_config(self):
+        return {**super().get_config(), "grid": self.grid}
+
+
+@keras.saving.register_keras_serializable(package="layerwise")
+class ConvEncoder(_FlatConv):
+    """The convolutional layer of the greedy stack: ``filters`` convolutions ('same' padding), then a 2x2 max-pool,
+    as in the chapter's convolutional autoencoder; the pooled grid, flattened, is the layer's codings."""
+
+    def __init__(self, filters, kernel_size, grid, activation=None, kernel_initializer="glorot_uniform", **kwargs):
+        conv = keras.layers.Conv2D(
+            filters, kernel_size, padding="same", activation=activation, kernel_initializer=kernel_initializer
+        )
+        super().__init__(conv, grid, **kwargs)
+        self.settings = {"filters": filters, "kernel_size": kernel_size, "activation": activation,
+                         "kernel_initializer": kernel_initializer}
+        side, _, _ = self.grid
+        self.output_size = (side // 2) ** 2 * filters
+
+    def call(self, inputs):
+        pooled = ops.max_pool(self.conv(ops.reshape(inputs, (-1, *self.grid))), pool_size=2, strides=2)
+        return ops.reshape(pooled, (-1, self.output_size))
+
+    def get_config(self):
+        return {**super().get_config(), **self.settings}
+
+
+@keras.saving.register_keras_serializable(package="layerwise")
+class ConvDecoder(_FlatConv):
+    """A :class:`ConvEncoder`'s decoder: a transposed convolution of stride 2 from its pooled codings (``grid``) back
+    to the grid and ``channels`` of its input, flattened."""
+
+    def __init__(self, channels, kernel_size, grid, activation=None, kernel_initializer="glorot_uniform", **kwargs):
+        conv = keras.layers.Conv2DTranspose(
+            channels, kernel_size, strides=2, padding="same", activation=activation,
+            kernel_initializer=kernel_initializer,
+        )
+        super().__init__(conv, grid, **kwargs)
+        self.settings = {"channels": channels, "kernel_size": kernel_size, "activation": activation,
+                         "kernel_initializer": kernel_initializer}
+        side, _, _ = self.grid
+        self.output_size = (2 * side) ** 2 * channels
+
+    def call(self, inputs):
+        return ops.reshape(self.conv(ops.reshape(inputs, (-1, *self.grid))), (-1, self.output_size))
+
+    def get_config(self):
+        return {**super().get_config(), **self.settings}

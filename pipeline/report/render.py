@@ -69,7 +69,7 @@ def layer_table(params: Params) -> pd.DataFrame:
             {
                 "layer": name,
                 "input": layer.input,
-                "units": layer.units,
+                "units": layer.size_in_words(),
                 "activation": layer.activation,
                 "tied": layer.tied,
                 "noise": _option(layer.noise, layer.noise_level),

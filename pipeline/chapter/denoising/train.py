@@ -23,7 +23,7 @@ def corrupt(images: np.ndarray, noise: str, level: float, seed: int) -> np.ndarr
 
 
 def run(params: Params, pixels: Mapping[str, np.ndarray], seed: int) -> TechniqueResult:
-    from pipeline.models.autoencoders import DenseAutoencoder
+    from pipeline.models.autoencoders import LayerwiseAutoencoder
 
     input_dim = pixels["train"].shape[1]
     models = {
@@ -38,7 +38,7 @@ def run(params: Params, pixels: Mapping[str, np.ndarray], seed: int) -> Techniqu
         {},
     )
     for name, (noise, level, specs) in models.items():
-        model = DenseAutoencoder(input_dim, specs, noise=noise, noise_level=level, name=f"{name}_denoising")
+        model = LayerwiseAutoencoder(input_dim, specs, noise=noise, noise_level=level, name=f"{name}_denoising")
         histories[name] = train(model, pixels["train"], params, validation=pixels["valid"])
         corrupted = corrupt(pixels["test"], noise, level, seed)
         metrics.update(reconstruction_metrics(model, pixels, prefix=f"{name}_"))

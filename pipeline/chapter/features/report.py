@@ -26,7 +26,8 @@ def figure(arrays, metrics, history) -> plt.Figure:
     for row, neuron in enumerate(arrays["neurons"]):
         weights = arrays["first_layer_weights"][row]
         limit = np.abs(weights).max() or 1.0
-        axes[row][0].imshow(weights.reshape(side, side), cmap="RdBu", vmin=-limit, vmax=limit)
+        filter_side = int(round(weights.size**0.5))  # a conv first layer: its filter, not the image
+        axes[row][0].imshow(weights.reshape(filter_side, filter_side), cmap="RdBu", vmin=-limit, vmax=limit)
         for column in range(top):
             axes[row][column + 1].imshow(arrays["top_images"][row, column].reshape(side, side), cmap="binary")
         axes[row][top + 1].imshow(arrays["maximized"][row].reshape(side, side), cmap="binary")

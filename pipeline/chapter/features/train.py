@@ -36,6 +36,24 @@ def maximize_activation(
     return images.numpy(), start, activations().numpy()
 
 
+def feeding_units(layers: list[LayerParams], kernels: list[np.ndarray]) -> np.ndarray:
+    """How much each first-layer unit feeds each top-layer unit: the product of the kernels above it (the stack's
+    linear part), its largest entry the unit that feeds a neuron most. A conv layer's units are its channels,
+    whatever the position: its kernel counts by the sum of its weights' sizes over the filter, and a dense layer
+    above it by the sum over the positions of each channel."""
+    path, channels = np.eye(kernels[0].shape[-1]), None
+    for index, (layer, kernel) in enumerate(zip(layers, kernels)):
+        if layer.kind == "conv":
+            matrix = np.abs(kernel).sum(axis=(0, 1))  # (channels below, filters)
+        elif channels:
+            matrix = np.abs(kernel.reshape(-1, channels, kernel.shape[1])).sum(axis=0)  # (channels below, units)
+        else:
+            matrix = kernel
+        path = path if index == 0 else path @ matrix
+        channels = kernel.shape[-1] if layer.kind == "conv" else None
+    return path
+
+
 def run(
     params: Params,
     *,
@@ -68,14 +86,11 @@ def run(
         "ascent_end_activation": float(end.mean()),
         "top_image_activation": float(top[top_images[:, 0], neurons].mean()),
     }
-    # The first-layer unit that feeds each neuron most: the largest entry of the product of the kernels above it
-    # (the stack's linear part). With one layer, the neuron is its own first-layer unit.
-    path = np.eye(weights[names[0]]["encoder_kernel"].shape[1])
-    for name in names[1:]:
-        path = path @ weights[name]["encoder_kernel"]
-    first_units = np.argmax(np.abs(path[:, neurons]), axis=0)
+    feeding = feeding_units([layers[name] for name in names], [weights[name]["encoder_kernel"] for name in names])
+    first_units = np.argmax(np.abs(feeding[:, neurons % feeding.shape[1]]), axis=0)  # a conv top: each one's channel
+    first_kernel = weights[names[0]]["encoder_kernel"]  # (pixels, units), or a conv layer's (side, side, 1, filters)
     arrays = {
-        "first_layer_weights": weights[names[0]]["encoder_kernel"][:, first_units].T,
+        "first_layer_weights": first_kernel.reshape(-1, first_kernel.shape[-1])[:, first_units].T,
         "first_layer_units": first_units,
         "neurons": neurons,
         "top_images": features[PIXELS]["train"][top_images],

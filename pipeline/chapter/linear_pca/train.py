@@ -27,10 +27,10 @@ def three_d_cloud(count: int, seed: int) -> np.ndarray:
 
 
 def linear_autoencoder(input_dim: int, codings: int):
-    from pipeline.models.autoencoders import DenseAutoencoder
+    from pipeline.models.autoencoders import LayerwiseAutoencoder
 
     spec = {"name": "linear", "units": codings, "activation": "linear", "output_activation": "linear", "tied": False}
-    return DenseAutoencoder(input_dim, [spec], name="linear_autoencoder")
+    return LayerwiseAutoencoder(input_dim, [spec], name="linear_autoencoder")
 
 
 def principal_components(train_data: np.ndarray | Sharded, codings: int):

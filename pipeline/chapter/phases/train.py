@@ -60,7 +60,7 @@ def training_work(input_dim: int, units: Sequence[int], epochs: int, joint_epoch
 
 def separate_graphs(params: Params, pixels: Mapping[str, np.ndarray], seed: int):
     from pipeline.greedy import pretrain_layer
-    from pipeline.models.autoencoders import DenseAutoencoder
+    from pipeline.models.autoencoders import LayerwiseAutoencoder
 
     specs = stack_specs(params.units)
     features, weights = pixels, {}
@@ -76,7 +76,7 @@ def separate_graphs(params: Params, pixels: Mapping[str, np.ndarray], seed: int)
         )
         result = pretrain_layer(spec["name"], layer, features, seed)
         weights[spec["name"]], features = result.weights, result.codings
-    stacked = DenseAutoencoder(pixels["train"].shape[1], specs, name="separate_graphs")
+    stacked = LayerwiseAutoencoder(pixels["train"].shape[1], specs, name="separate_graphs")
     stacked.load(weights)
     return stacked
 
@@ -88,12 +88,12 @@ def with_phases(params: Params, pixels: Mapping[str, np.ndarray], cache: bool, s
     Reseeded, so the cached and uncached runs start from the same weights and see the same batches: the
     cache changes the time, not what is learned.
     """
-    from pipeline.models.autoencoders import DenseAutoencoder
+    from pipeline.models.autoencoders import LayerwiseAutoencoder
 
     keras.utils.set_random_seed(seed)
     seconds: dict[str, EpochTimer] = {}
     input_dim = pixels["train"].shape[1]
-    deep = DenseAutoencoder(input_dim, stack_specs(params.units), name=f"phases_{'cache' if cache else 'no_cache'}")
+    deep = LayerwiseAutoencoder(input_dim, stack_specs(params.units), name=f"phases_{'cache' if cache else 'no_cache'}")
     frozen_below = None  # pixels -> the encoders already trained
     for name in deep.layer_names:
         seconds[name] = EpochTimer()
@@ -132,7 +132,7 @@ def train_phase(
 
 
 def run(params: Params, pixels: Mapping[str, np.ndarray], seed: int) -> TechniqueResult:
-    from pipeline.models.autoencoders import DenseAutoencoder
+    from pipeline.models.autoencoders import LayerwiseAutoencoder
 
     seconds: dict[str, float] = {}
     models = {}
@@ -145,7 +145,7 @@ def run(params: Params, pixels: Mapping[str, np.ndarray], seed: int) -> Techniqu
             models[method], phase_seconds[method] = with_phases(params, pixels, cache, seed)
     histories = {}
     with stopwatch(seconds, "joint"):
-        models["joint"] = DenseAutoencoder(pixels["train"].shape[1], stack_specs(params.units), name="joint")
+        models["joint"] = LayerwiseAutoencoder(pixels["train"].shape[1], stack_specs(params.units), name="joint")
         histories["joint"] = train(
             models["joint"], pixels["train"], params, validation=pixels["valid"], epochs=params.joint_epochs
         )

@@ -15,13 +15,13 @@ from pipeline.chapter.sparsity import Params
 
 
 def run(params: Params, pixels: Mapping[str, np.ndarray], seed: int) -> TechniqueResult:
-    from pipeline.models.autoencoders import DenseAutoencoder
+    from pipeline.models.autoencoders import LayerwiseAutoencoder
 
     specs = stack_specs(params.units, coding_activation="sigmoid")
     penalties = {"plain": ("none", 0.0), "l1": ("l1", params.l1_weight), "kl": ("kl", params.kl_weight)}
     metrics, arrays, histories = {"kl_target": params.kl_target}, {}, {}
     for name, (sparsity, weight) in penalties.items():
-        model = DenseAutoencoder(
+        model = LayerwiseAutoencoder(
             pixels["train"].shape[1],
             specs,
             sparsity=sparsity,

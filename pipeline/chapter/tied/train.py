@@ -11,11 +11,11 @@ from pipeline.chapter.tied import Params
 
 
 def run(params: Params, pixels: Mapping[str, np.ndarray], seed: int) -> TechniqueResult:
-    from pipeline.models.autoencoders import DenseAutoencoder
+    from pipeline.models.autoencoders import LayerwiseAutoencoder
 
     metrics, arrays, histories = {}, {"originals": pixels["test"][:SHOWN_IMAGES]}, {}
     for kind, tied in (("untied", False), ("tied", True)):
-        model = DenseAutoencoder(
+        model = LayerwiseAutoencoder(
             pixels["train"].shape[1], stack_specs(params.units, tied=tied), name=f"{kind}_autoencoder"
         )
         histories[kind] = train(model, pixels["train"], params, validation=pixels["valid"])
