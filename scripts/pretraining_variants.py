@@ -9,10 +9,10 @@ Run from the repository root after `dvc repro` (it reads data/split.csv and data
 
     python scripts/pretraining_variants.py '{"none": {}, "dropout": {"noise": "dropout", "noise_level": 0.2}}'
 
-A variant's change applies to every layer, or, keyed by layer names, to each its own (greedy conv layers):
+A variant's change applies to every layer or, keyed by layer names, to each its own; a new name adds a layer on top:
 
-    python scripts/pretraining_variants.py \
-      '{"conv": {"l1": {"kind": "conv", "units": 16}, "l2": {"kind": "conv", "units": 32}}}'
+    python scripts/pretraining_variants.py '{"conv": {"l1": {"kind": "conv", "units": 16},
+      "l2": {"kind": "conv", "units": 32}, "l3": {"input": "l2", "units": 150}}}'
 """
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ def validation_as_test(table: pd.DataFrame) -> pd.DataFrame:
 
 def variant(pretrain: PretrainParams, change: dict) -> PretrainParams:
     """The stack with a variant's settings, validated as params.yaml would be."""
-    per_layer = change if change and set(change) <= set(pretrain.layers) else dict.fromkeys(pretrain.layers, change)
-    layers = {name: {**layer.model_dump(), **per_layer.get(name, {})} for name, layer in pretrain.layers.items()}
+    per_layer = change if change and all(isinstance(value, dict) for value in change.values()) else None
+    per_layer = per_layer or dict.fromkeys(pretrain.layers, change)
+    layers = {name: layer.model_dump() for name, layer in pretrain.layers.items()}
+    for name, settings in per_layer.items():
+        layers[name] = {**layers.get(name, {}), **settings}
     return PretrainParams.model_validate({"layers": layers})
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -349,6 +350,26 @@ def test_a_pretrain_change_reruns_the_pretrained_starts_and_never_the_graph(
     assert not {"graph", "labels", "pretrain@l1", "split", "baseline"} & ran
     random_starts = {"random-start@supervised", "random-start@propagation"}
     assert (random_starts <= ran) if random_starts_rerun else not (random_starts & ran)
+
+
+def test_a_greedy_conv_stack_runs_through_every_stage_on_its_flat_codings(repo, tiny_idx):
+    """A real `dvc repro` with both pretrain layers convolutional: each trains on the cached codings below, and the
+    stack, the probe, the features, every recipe and its random start read the same flat rows as from dense layers."""
+    params = tiny_params(tiny_idx)
+    for name, filters in (("l1", 4), ("l2", 6)):
+        params["pretrain"]["layers"][name].update(kind="conv", units=filters)
+    write_params(repo, params)
+    ran = stages_run(dvc(repo, "repro").stdout)
+    assert {"pretrain@l1", "pretrain@l2", "stack", "features", "probe", "report"} <= ran
+    assert {"classify@supervised", "random-start@supervised", "classify@propagation"} <= ran
+    assert not {"graph", "labels"} & ran
+    train = {name: np.load(repo / f"data/features/{name}/train.npy") for name in ("l1", "l2")}
+    assert train["l1"].shape[1] == 14 * 14 * 4 and train["l2"].shape[1] == 7 * 7 * 6
+    probe = json.loads((repo / "metrics/probe.json").read_text())
+    assert probe["l2"]["50"]["draw_1"]["test_accuracy"] > 0.3
+    accuracy = json.loads((repo / "metrics/classify/supervised-random.json").read_text())["50"]["random"]
+    assert accuracy["test_accuracy_mean"] > 0.3
+    assert "l2: 6 filters of 3x3, then a 2x2 max-pool, dropout noise 0.2" in (repo / "reports/report.md").read_text()
 
 
 def test_a_graph_change_reruns_only_the_recipe_that_learns_from_the_graph(repo, tiny_idx):
