@@ -4,6 +4,7 @@ import pandas as pd
 
 from pipeline import config
 from pipeline.config import PIXELS
+from pipeline.fewlabel.bars import bars_table
 from pipeline.fewlabel.probe_results import pays_sentence, pays_table, probe_accuracies, probe_rows
 from pipeline.fewlabel.results import (
     draw_accuracies,
@@ -78,6 +79,7 @@ def main(argv: list[str]) -> None:
         graph=graph_table(io.read_json(paths.LABELS_METRICS), accuracies),
         pays=pays_table(params, probes, accuracies),
         pays_sentence=pays_sentence(probes),
+        bars=bars_table(probes, accuracies),
     )
     report.figures = build_figures(params, means, spreads)
     report.chapter = chapter_sections(params)

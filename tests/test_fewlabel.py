@@ -505,3 +505,35 @@ def test_the_probe_reads_classes_off_codings_on_every_draw_and_pairs_them_with_t
     sentence = pays_sentence(probes)
     assert sentence.startswith("With 8 labels, the largest gain over the pixels is l1's codings read by ")
     assert "which beats the same probe on the pixels by +" in sentence
+
+
+def test_the_study_bars_say_yes_only_when_the_interval_clears_them():
+    from pipeline.fewlabel.bars import bars_table
+    from pipeline.fewlabel.results import BASELINE
+
+    pixels = np.array([0.60, 0.62, 0.61, 0.63, 0.60])
+    frozen = np.array([0.80, 0.81, 0.79, 0.80, 0.82])
+    probes = {
+        100: {
+            ("logistic", "pixels"): pixels,
+            ("neighbours", "pixels"): pixels,
+            ("logistic", "l1"): pixels + [0.06, 0.055, 0.07, 0.05, 0.065],  # +6 points, steadily
+            ("neighbours", "l1"): pixels + [0.0, 0.2, -0.1, 0.0, 0.1],  # +4 on average, noisily
+        }
+    }
+    accuracies = {
+        100: {
+            (BASELINE, None): pixels,
+            ("supervised", "pretrained"): pixels + 0.1,  # +10 over its twin, but at 0.71
+            ("supervised", "random"): pixels,
+            ("frozen", "pretrained"): frozen,  # +4 over its twin, at 0.80
+            ("frozen", "random"): frozen - [0.04, 0.035, 0.05, 0.03, 0.045],
+        },
+        1000: {(BASELINE, None): pixels + 0.2, ("propagation", "pretrained"): np.full(5, 0.875)},
+    }
+    table = bars_table(probes, accuracies)
+    assert list(table["reached"]) == ["yes", "yes", "no", "yes"]
+    assert table["this run"][0].startswith("l1 read by logistic regression: 0.6720, +6.0")
+    assert table["this run"][1].startswith("frozen encoder") and "0.8040, +4.0" in table["this run"][1]
+    assert "0.8040" in table["this run"][2] and "88.0 % at 640 labels" in table["bar"][3]
+    assert list(bars_table({}, {3000: accuracies[1000]})["question"]) == []  # no bar for a budget the run lacks

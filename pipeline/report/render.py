@@ -170,6 +170,7 @@ class Report:
     graph: pd.DataFrame  # per budget: label propagation's graph alone against graph and network
     pays: pd.DataFrame  # per layer and probe: its codings against the pixels; the best recipe from the stack
     pays_sentence: str = ""  # the largest gain over the pixels at the smallest budget, in words
+    bars: pd.DataFrame = field(default_factory=pd.DataFrame)  # the study's bars and where this run stands
     figures: dict[str, Figure] = field(default_factory=dict)
     chapter: list[Section] = field(default_factory=list)
 
