@@ -46,11 +46,19 @@ def _timed(function) -> float:
 
 
 def training_flops(model, images: int) -> float:
-    """Forward + backward of the dense layers: 3 matmuls of 2 * inputs * units FLOPs per image and layer."""
+    """Forward + backward: 3 matmuls of 2 FLOPs per multiply-add of each layer and image. A dense layer multiplies
+    inputs * units; a greedy conv layer (or its decoder) its kernel at every position of the grid it reads."""
     import keras
 
-    dense = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dense)]
-    return 6.0 * images * sum(int(np.prod(layer.kernel.shape)) for layer in dense)
+    from pipeline.models.layers import ConvDecoder, ConvEncoder
+
+    multiply_adds = 0
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Dense):
+            multiply_adds += int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, (ConvEncoder, ConvDecoder)):
+            multiply_adds += layer.grid[0] * layer.grid[1] * int(np.prod(layer.kernel.shape))
+    return 6.0 * images * multiply_adds
 
 
 def epoch_clock():

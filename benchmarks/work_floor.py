@@ -1,7 +1,7 @@
 """The least time this machine needs for the training that params.yaml asks of pretrain, stack, graph and the
 few-label stages (classify, random-start).
 
-Counts the floating-point work of every dense layer that those stages train or apply (a matmul of 2 * inputs *
+Counts the floating-point work of every dense or conv layer that those stages train or apply (a matmul of 2 * inputs *
 units FLOPs per image forward, twice that backward; the nearest-neighbour graph's distances, and the vote's, as
 one matmul; the patch features' convolution of the training and test images) and divides it by numpy's float32
 matrix-multiply rate measured in the same run. Nothing runs faster than sgemm on this CPU, and the count leaves out
@@ -33,7 +33,7 @@ def applying_flops(model, images: int) -> float:
     return training_flops(model, images) / 3
 
 
-def dense_models(params, input_dim: int, class_count: int) -> dict:
+def pipeline_models(params, input_dim: int, class_count: int) -> dict:
     """The pipeline's own models for the params: the shallow autoencoders, the stack (whose encoder the few-label
     recipes start from) and the classifier (that encoder and a softmax head)."""
     from pipeline.models.autoencoders import ShallowAutoencoder, StackedAutoencoder, classifier
@@ -41,8 +41,8 @@ def dense_models(params, input_dim: int, class_count: int) -> dict:
     layers = params.pretrain.layers
     shallow, width = {}, input_dim
     for name, layer in layers.items():
-        shallow[name] = ShallowAutoencoder(name, layer, width)
-        width = layer.units
+        shallow[name] = ShallowAutoencoder(name, layer, width, params.pretrain.input_channels(name))
+        width = shallow[name].encoder.output_shape[-1]
     stack = StackedAutoencoder(layers, input_dim)
     whole = classifier(layers, input_dim, class_count, encoder_weights=None, trainable_encoder=True)
     return {
@@ -174,7 +174,7 @@ def main(argv: list[str]) -> int:
         return 2
     counts = {subset: len(labels_of(table, subset)) for subset in ("train", "valid", "test")}
     pixels = shards.read_arrays(paths.features(config.PIXELS), ["test"])["test"].shape[1]
-    flops = stage_flops(params, counts, dense_models(params, pixels, class_count))
+    flops = stage_flops(params, counts, pipeline_models(params, pixels, class_count))
     peak = sgemm_gflops() * 1e9
     measured = measured_seconds(flops, params.mlflow.experiment)
 
