@@ -30,8 +30,7 @@ def tiny_params(idx_dir: Path) -> dict:
     params = copy.deepcopy(default_params())
     params["data"].update(idx_dir=str(idx_dir), name="custom", class_names=[f"class <{i}>" for i in range(10)])
     params["split"].update(budgets=[20, 50], validation_size=100, draws=2)
-    layers = params["pretrain"]["layers"]  # two layers of the shipped stack: the greedy chain, not its depth
-    params["pretrain"]["layers"] = {"l1": layers["l1"], "l2": layers["l2"]}
+    layers = params["pretrain"]["layers"]
     layers["l1"].update(units=32, epochs=3, batch_size=32)
     layers["l2"].update(units=16, epochs=3, batch_size=32)
     params["stack"].update(finetune_epochs=2, batch_size=32)

@@ -11,7 +11,7 @@ from tests.conftest import ROOT, default_params
 
 def test_shipped_params_are_valid():
     params = config.load(ROOT / "params.yaml")
-    assert params.layer_names == ["l1", "l2", "l3"]
+    assert params.layer_names == ["l1", "l2"]
     assert params.split.budgets == [100, 600, 1000, 3000]
 
 
