@@ -101,8 +101,12 @@ class PretrainParams(Strict):
     layers: dict[LayerName, LayerParams] = Field(min_length=1)
 
     def architecture(self) -> dict[str, dict]:
-        """Each layer without how it is pretrained: what a network built from the layers (a random start) is."""
-        return {name: layer.model_dump(exclude=PRETRAINING_KEYS) for name, layer in self.layers.items()}
+        """Each layer without how it is pretrained: what a network built from the layers (a random start) is. A dense
+        layer leaves out the kernel_size it does not use."""
+        return {
+            name: layer.model_dump(exclude=PRETRAINING_KEYS | ({"kernel_size"} if layer.kind == "dense" else set()))
+            for name, layer in self.layers.items()
+        }
 
     def input_channels(self, name: str) -> int:
         """The channels of the grid that layer ``name`` reads if it is a conv layer: 1 on the (grey) pixels, else
