@@ -69,9 +69,7 @@ def main(variants: dict[str, dict], budgets: list[int]) -> None:
         pretrain = variant(params.pretrain, change)
         for name, layer in pretrain.layers.items():
             make_deterministic(params.seed)
-            result = pretrain_layer(
-                name, layer, features, params.seed, input_channels=pretrain.input_channels(name)
-            )
+            result = pretrain_layer(name, layer, features, params.seed, input_channels=pretrain.input_channels(name))
             features = {subset: np.asarray(result.codings[subset]) for subset in SUBSETS}
             on_layer = probe(features)
             for budget in budgets:

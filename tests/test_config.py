@@ -195,9 +195,10 @@ def test_the_architecture_is_the_network_not_how_its_layers_were_pretrained():
     for change in (pretrained_otherwise, unused):
         assert PretrainParams(layers={**layers, "l2": {**layers["l2"], **change}}).architecture() == architecture
     conv = {"l1": {**layers["l1"], "kind": "conv"}, "l2": {**layers["l2"], "kind": "conv"}}
-    assert PretrainParams(layers=conv).architecture() != PretrainParams(
-        layers={**conv, "l2": {**conv["l2"], **unused}}
-    ).architecture()
+    assert (
+        PretrainParams(layers=conv).architecture()
+        != PretrainParams(layers={**conv, "l2": {**conv["l2"], **unused}}).architecture()
+    )
     for network_change in ({"units": 11}, {"activation": "relu"}, {"tied": True}, {"output_activation": "sigmoid"}):
         changed = PretrainParams(layers={**layers, "l2": {**layers["l2"], **network_change}}).architecture()
         assert changed != architecture, network_change

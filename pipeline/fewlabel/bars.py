@@ -79,8 +79,7 @@ def _twin_bar(methods: dict) -> dict:
     values = methods[(recipe, "pretrained")]
     return {
         **row,
-        "this run": f"{method_title(recipe)}: {values.mean():.4f}, "
-        f"{difference(values, methods[(recipe, 'random')])}",
+        "this run": f"{method_title(recipe)}: {values.mean():.4f}, {difference(values, methods[(recipe, 'random')])}",
         "reached": _reached(twins[recipe][0]),
     }
 

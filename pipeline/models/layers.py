@@ -123,8 +123,12 @@ class ConvEncoder(_FlatConv):
             filters, kernel_size, padding="same", activation=activation, kernel_initializer=kernel_initializer
         )
         super().__init__(conv, grid, **kwargs)
-        self.settings = {"filters": filters, "kernel_size": kernel_size, "activation": activation,
-                         "kernel_initializer": kernel_initializer}
+        self.settings = {
+            "filters": filters,
+            "kernel_size": kernel_size,
+            "activation": activation,
+            "kernel_initializer": kernel_initializer,
+        }
         side, _, _ = self.grid
         self.output_size = (side // 2) ** 2 * filters
 
@@ -143,12 +147,20 @@ class ConvDecoder(_FlatConv):
 
     def __init__(self, channels, kernel_size, grid, activation=None, kernel_initializer="glorot_uniform", **kwargs):
         conv = keras.layers.Conv2DTranspose(
-            channels, kernel_size, strides=2, padding="same", activation=activation,
+            channels,
+            kernel_size,
+            strides=2,
+            padding="same",
+            activation=activation,
             kernel_initializer=kernel_initializer,
         )
         super().__init__(conv, grid, **kwargs)
-        self.settings = {"channels": channels, "kernel_size": kernel_size, "activation": activation,
-                         "kernel_initializer": kernel_initializer}
+        self.settings = {
+            "channels": channels,
+            "kernel_size": kernel_size,
+            "activation": activation,
+            "kernel_initializer": kernel_initializer,
+        }
         side, _, _ = self.grid
         self.output_size = (2 * side) ** 2 * channels
 
