@@ -101,6 +101,9 @@ def test_greedy_conv_layers_read_the_codings_below_as_a_grid_and_stack_into_the_
     assert [w.name for w in frozen.trainable_weights] == ["kernel", "bias"]  # the head's only
     encoder = keras.Model(frozen.inputs, frozen.get_layer("l3_encoder").output)
     assert np.allclose(encoder.predict(pixels["test"], verbose=0), features["test"], atol=1e-5)
+    for layer in (stacked.autoencoder.encoder_layer("l2"), stacked.autoencoder.decoder_layer("l2")):
+        rebuilt = keras.layers.deserialize(keras.layers.serialize(layer))  # each layer's own config builds it again
+        assert (type(rebuilt), rebuilt.grid, rebuilt.output_size) == (type(layer), layer.grid, layer.output_size)
     path = tmp_path / "stacked.keras"
     stacked.autoencoder.save(path)
     loaded = keras.models.load_model(path)

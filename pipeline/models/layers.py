@@ -88,11 +88,13 @@ class _FlatConv(keras.layers.Layer):
     classifier heads above it see arrays as from a dense layer, and its weights keep a dense layer's names
     (``kernel``, ``bias``). ``grid`` is the (side, side, channels) shape its rows are read as."""
 
-    def __init__(self, conv: keras.layers.Layer, grid, **kwargs):
+    def __init__(self, conv: keras.layers.Layer, grid, output_size: int, settings: dict, **kwargs):
         super().__init__(**kwargs)
         self.grid = tuple(int(size) for size in grid)
         self.conv = conv
         self.conv.trainable = self.trainable
+        self.output_size = output_size
+        self.settings = settings  # the subclass's own arguments, for its config
 
     def build(self, input_shape):
         self.conv.build((None, *self.grid))
@@ -110,7 +112,7 @@ class _FlatConv(keras.layers.Layer):
         return (input_shape[0], self.output_size)
 
     def get_config(self):
-        return {**super().get_config(), "grid": self.grid}
+        return {**super().get_config(), "grid": self.grid, **self.settings}
 
 
 @keras.saving.register_keras_serializable(package="layerwise")
@@ -122,22 +124,13 @@ class ConvEncoder(_FlatConv):
         conv = keras.layers.Conv2D(
             filters, kernel_size, padding="same", activation=activation, kernel_initializer=kernel_initializer
         )
-        super().__init__(conv, grid, **kwargs)
-        self.settings = {
-            "filters": filters,
-            "kernel_size": kernel_size,
-            "activation": activation,
-            "kernel_initializer": kernel_initializer,
-        }
-        side, _, _ = self.grid
-        self.output_size = (side // 2) ** 2 * filters
+        settings = {"filters": filters, "kernel_size": kernel_size, "activation": activation}
+        output_size = (grid[0] // 2) ** 2 * filters
+        super().__init__(conv, grid, output_size, {**settings, "kernel_initializer": kernel_initializer}, **kwargs)
 
     def call(self, inputs):
         pooled = ops.max_pool(self.conv(ops.reshape(inputs, (-1, *self.grid))), pool_size=2, strides=2)
         return ops.reshape(pooled, (-1, self.output_size))
-
-    def get_config(self):
-        return {**super().get_config(), **self.settings}
 
 
 @keras.saving.register_keras_serializable(package="layerwise")
@@ -154,18 +147,9 @@ class ConvDecoder(_FlatConv):
             activation=activation,
             kernel_initializer=kernel_initializer,
         )
-        super().__init__(conv, grid, **kwargs)
-        self.settings = {
-            "channels": channels,
-            "kernel_size": kernel_size,
-            "activation": activation,
-            "kernel_initializer": kernel_initializer,
-        }
-        side, _, _ = self.grid
-        self.output_size = (2 * side) ** 2 * channels
+        settings = {"channels": channels, "kernel_size": kernel_size, "activation": activation}
+        output_size = (2 * grid[0]) ** 2 * channels
+        super().__init__(conv, grid, output_size, {**settings, "kernel_initializer": kernel_initializer}, **kwargs)
 
     def call(self, inputs):
         return ops.reshape(self.conv(ops.reshape(inputs, (-1, *self.grid))), (-1, self.output_size))
-
-    def get_config(self):
-        return {**super().get_config(), **self.settings}
