@@ -4,12 +4,11 @@ answered from this run's draws, with the same paired intervals as the rest of th
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from pipeline.config import PIXELS
 from pipeline.fewlabel.probe_results import PROBE_TITLES
-from pipeline.fewlabel.results import BASELINE, difference, method_title
+from pipeline.fewlabel.results import best_recipe, difference, method_title
 from pipeline.stats import paired_interval
 
 FEW = 100  # the budget the first two bars are about: labels are fewest there
@@ -85,10 +84,9 @@ def _twin_bar(methods: dict) -> dict:
 
 
 def _best_bar(budget: int, bar: float, published: str, methods: dict) -> dict | None:
-    recipes = {key: values for key, values in methods.items() if key[0] != BASELINE}
-    if not recipes:
+    if (found := best_recipe(methods)) is None:
         return None
-    (recipe, init), values = max(recipes.items(), key=lambda item: float(np.mean(item[1])))
+    (recipe, init), values = found
     return {
         "question": f"how near the published few-label results? ({budget} labels)",
         "bar": f"the best recipe at {bar:.2f} or more; published: {published}",

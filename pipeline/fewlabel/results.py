@@ -181,14 +181,19 @@ def pretraining_table(accuracies: dict) -> pd.DataFrame:
     return table if len(table.columns) > 1 else pd.DataFrame()
 
 
+def best_recipe(methods: dict) -> tuple[tuple[str, str], np.ndarray] | None:
+    """The (recipe, init) with the highest mean accuracy of one budget's methods, and its draws (None: no recipe)."""
+    recipes = {key: values for key, values in methods.items() if key[1] is not None}
+    return max(recipes.items(), key=lambda item: item[1].mean()) if recipes else None
+
+
 def verdicts(accuracies: dict) -> list[str]:
     """Per budget: how the best recipe compares with logistic regression, and with its own random start."""
     sentences = []
     for budget, methods in accuracies.items():
-        recipes = {key: values for key, values in methods.items() if key[1] is not None}
-        if not recipes:
+        if (found := best_recipe(methods)) is None:
             continue
-        (recipe, init), best = max(recipes.items(), key=lambda item: item[1].mean())
+        (recipe, init), best = found
         draws = len(best)
         sentence = (
             f"With {budget} labels ({draws} draw{'s' if draws > 1 else ''}), the best recipe is "
