@@ -226,6 +226,41 @@ def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, s
         assert metrics["network_test_accuracy"] > 0.4
 
 
+@pytest.mark.parametrize(
+    "name, settings",
+    [
+        ("supervised", {"steps": 40, "batch_size": 10}),
+        ("frozen", {"steps": 40, "batch_size": 10}),
+        ("autoencoder", {"steps": 40, "labelled_batch": 10, "unlabelled_batch": 32}),
+        ("propagation", {"patches": {"centroids": 50, "dims": 20}, "epochs": 1, "batch_size": 32, "flip": False}),
+    ],
+)
+def test_a_stage_trains_every_draw_in_one_compiled_model_to_the_scores_of_fresh_ones(separable, name, settings):
+    """A stage's draws share its compiled train step and its predictors (CompiledTwins): the scores of each draw,
+    at two budgets, from either start, must be those of a draw trained alone, and the step compiled once."""
+    from dataclasses import replace
+
+    from pipeline.training import CompiledTwins, make_deterministic
+
+    chosen = recipe(name)
+    params = chosen.params(**settings)
+    base = separable_problem(separable)
+    draws = [(slice(None), 0, True), (slice(0, None, 2), 1, False), (slice(1, None, 2), 2, True)]  # 30, 15, 15 labels
+
+    def scores(twins) -> list[dict]:
+        results = []
+        for rows, seed, pretrained in draws:
+            problem = replace(base, labelled_rows=base.labelled_rows[rows], labels=base.labels[rows])
+            problem = with_graph(problem, settings) if chosen.learns_from_graph else problem
+            make_deterministic(seed)
+            results.append(chosen.train().train(replace(problem, seed=seed, twins=twins), params, pretrained))
+        return results
+
+    twins = CompiledTwins()
+    assert scores(twins) == scores(None)
+    assert len(twins._compiled) + len(twins._kept) == 1, "one train step for the stage's draws"
+
+
 def test_the_frozen_recipe_trains_its_head_on_cached_codings_to_the_weights_of_the_whole_frozen_model(separable):
     """The frozen encoder runs once on the labelled images, not at every step: the same training, faster."""
     from pipeline.fewlabel.common import head_on_codings, predict, train_classifier

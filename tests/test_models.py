@@ -340,6 +340,23 @@ def test_a_reused_compiled_twin_trains_to_the_same_bytes_and_leaves_the_generato
     assert draws(twins=None) == draws(twins=CompiledTwins())
 
 
+def test_an_architecture_built_twice_is_one_architecture_whatever_names_keras_made_up():
+    """A compiled twin's key: Keras names each new layer anew (input_layer_1, ...), the architecture is the same."""
+    import keras
+
+    from pipeline.training.speed import architecture
+
+    def head(units: int, activation: str = "softmax"):
+        return keras.Sequential([keras.Input(shape=(units,)), keras.layers.Dense(2, activation=activation)])
+
+    assert head(4).layers[0].name != head(4).layers[0].name
+    assert architecture(head(4)) == architecture(head(4))
+    assert architecture(head(4)) != architecture(head(5)) != architecture(head(5, "sigmoid"))
+    frozen, trainable = (classifier(LAYERS, 64, 2, None, trainable_encoder=flag) for flag in (False, True))
+    assert architecture(frozen) == architecture(classifier(LAYERS, 64, 2, None, trainable_encoder=False))
+    assert architecture(frozen) != architecture(trainable)
+
+
 def test_each_stage_keeps_its_own_compiled_twins(pixels):
     """Twins belong to whoever created them: a second set compiles afresh, and a model trained in either ends
     with the same bytes."""

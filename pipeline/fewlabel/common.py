@@ -78,7 +78,7 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
         )
     trainee, (images, labels), validation = model, problem.labelled, problem.validation
     if not trainable_encoder:
-        trainee, encode = head_on_codings(model)
+        trainee, encode = head_on_codings(model, problem.twins)
         images = encode(images)
         validation = validation and (encode(validation[0]), validation[1])
     fit(
@@ -98,7 +98,7 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
     return scores(model, problem, saw_validation_labels=problem.validation is not None)
 
 
-def head_on_codings(model):
+def head_on_codings(model, twins: CompiledTwins | None = None):
     """The head of ``model`` (a :func:`~pipeline.models.autoencoders.classifier` whose encoder is frozen) as a model of
     its own, on the codings, and the function that computes them: the frozen layers' outputs are computed once and
     cached, as the greedy pretraining does, and the head trains on them. The very steps of training ``model``
@@ -109,13 +109,15 @@ def head_on_codings(model):
     head_layer = model.layers[-1]  # the softmax on the top layer's codings
     encoder = keras.Model(model.inputs, head_layer.input)
     head = keras.Sequential([keras.Input(shape=head_layer.input.shape[1:]), head_layer])
-    return head, lambda images: predict(encoder, images)
+    return head, lambda images: predict(encoder, images, twins)
 
 
-def predict(model, images: np.ndarray) -> np.ndarray:
+def predict(model, images: np.ndarray, twins: CompiledTwins | None = None) -> np.ndarray:
     """The network's class probabilities, in batches of 1,024 (``model.evaluate`` fails under
-    MultiWorkerMirroredStrategy in Keras 3.15; ``predict`` works under every strategy)."""
-    return model.predict(images, batch_size=1024, verbose=0)
+    MultiWorkerMirroredStrategy in Keras 3.15; ``predict`` works under every strategy); with the stage's ``twins``,
+    by its predictor of the same architecture (:meth:`~pipeline.training.CompiledTwins.predictor`)."""
+    predictor = model if twins is None else twins.predictor(model)
+    return predictor.predict(images, batch_size=1024, verbose=0)
 
 
 def scores(
@@ -124,8 +126,8 @@ def scores(
     """Test accuracy, and the accuracy on the labelled images with the weights kept; of the given class
     probabilities where a recipe's final answer is more than ``model``'s."""
     images, labels = problem.labelled
-    test_answers = predict(model, problem.test[0]) if test_answers is None else test_answers
-    labelled_answers = predict(model, images) if labelled_answers is None else labelled_answers
+    test_answers = predict(model, problem.test[0], problem.twins) if test_answers is None else test_answers
+    labelled_answers = predict(model, images, problem.twins) if labelled_answers is None else labelled_answers
     return {
         "test_accuracy": accuracy(test_answers, problem.test[1]),
         "train_accuracy": accuracy(labelled_answers, labels),

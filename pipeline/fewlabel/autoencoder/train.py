@@ -8,6 +8,8 @@ so the unlabelled images keep the encoder a good autoencoder while the labels sh
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from pipeline.fewlabel.autoencoder import Params
@@ -38,16 +40,15 @@ def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
 
     from pipeline.training import distributed
 
-    model, learn = learning_step(problem, params, pretrained)
-
-    # STEPS_PER_EXECUTION steps per call, one XLA program, as training.fit runs Keras. The batches and the
-    # noise come in as arguments: a seed computed inside would be a compile-time constant to XLA.
-    @tf.function(jit_compile=True)
-    def learn_steps(labelled, labels, unlabelled, noise):
-        for index in tf.range(tf.shape(labels)[0]):
-            learn(labelled[index], labels[index], unlabelled[index], noise[index])
-
-    learn_chunk = replicated(learn, params) if distributed() else learn_steps
+    fresh = SemiSupervised(problem, params, pretrained)
+    trainer = fresh
+    if problem.twins is not None and not distributed():
+        # the stage's draws train one architecture: its compiled steps are kept, and this draw starts them from
+        # its fresh model's weights and a fresh optimizer (the same steps as a fresh compile, tested)
+        trainer = problem.twins.kept(fresh.key(), lambda: fresh)
+        trainer.take_weights(fresh)
+        trainer.reset_optimizer()
+    learn_chunk = replicated(trainer.learn, params) if distributed() else trainer.learn_steps
     x_labelled, y_labelled = problem.labelled
     labelled_rows, pool_rows = batches(len(y_labelled), len(problem.pool), params, problem.seed)
     for first in range(0, params.steps, STEPS_PER_EXECUTION):
@@ -56,52 +57,87 @@ def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
         shape = (len(rows), rows.shape[1] + pool_rows.shape[1], problem.pool.shape[1])
         noise = tf.random.stateless_normal(shape, [problem.seed, first])
         learn_chunk(x_labelled[rows], y_labelled[rows], problem.images(pool_rows[steps]), noise)
-    return model
+    fresh.take_weights(trainer)
+    return fresh.model
 
 
-def learning_step(problem: Problem, params: Params, pretrained: bool):
-    """The classifier (encoder + head) and one Adam step on a labelled and an unlabelled batch: cross-entropy
-    on the labelled, plus the denoising reconstruction, through the stack's decoder, of the unlabelled."""
-    import keras
-    import tensorflow as tf
+class SemiSupervised:
+    """The classifier (encoder + head), the stack's decoder and one Adam step on a labelled and an unlabelled batch:
+    cross-entropy on the labelled, plus the denoising reconstruction, through the decoder, of the unlabelled."""
 
-    from pipeline.models.autoencoders import StackedAutoencoder
+    def __init__(self, problem: Problem, params: Params, pretrained: bool):
+        import keras
+        import tensorflow as tf
 
-    stacked = StackedAutoencoder(problem.layers, problem.pool.shape[1])
-    if pretrained:
-        stacked.load(problem.weights)
-    head = keras.layers.Dense(problem.class_count, activation="softmax", name="softmax_head")
-    model = keras.Model(stacked.encoder.inputs, head(stacked.encoder.outputs[0]), name="classifier")
-    decoder_layers = [stacked.autoencoder.decoder_layer(name) for name in reversed(list(problem.layers))]
-    variables = model.trainable_variables + [
-        v
-        for layer in decoder_layers
-        for v in layer.trainable_variables
-        if not any(v is w for w in model.trainable_variables)
-    ]
-    optimizer = keras.optimizers.Adam(params.learning_rate)
-    optimizer.build(variables)
-    cross_entropy = keras.losses.SparseCategoricalCrossentropy()
+        from pipeline.models.autoencoders import StackedAutoencoder
 
-    def learn(labelled, labels, unlabelled, noise, replica_share: bool = False):
+        self.problem, self.params = problem, params
+        self.stacked = StackedAutoencoder(problem.layers, problem.pool.shape[1])
+        if pretrained:
+            self.stacked.load(problem.weights)
+        self.head = keras.layers.Dense(problem.class_count, activation="softmax", name="softmax_head")
+        self.model = keras.Model(
+            self.stacked.encoder.inputs, self.head(self.stacked.encoder.outputs[0]), name="classifier"
+        )
+        self.decoder_layers = [self.stacked.autoencoder.decoder_layer(name) for name in reversed(list(problem.layers))]
+        self.variables = self.model.trainable_variables + [
+            v
+            for layer in self.decoder_layers
+            for v in layer.trainable_variables
+            if not any(v is w for w in self.model.trainable_variables)
+        ]
+        self.optimizer = keras.optimizers.Adam(params.learning_rate)
+        self.optimizer.build(self.variables)
+        self.cross_entropy = keras.losses.SparseCategoricalCrossentropy()
+        # STEPS_PER_EXECUTION steps per call, one XLA program, as training.fit runs Keras. The batches and the
+        # noise come in as arguments: a seed computed inside would be a compile-time constant to XLA.
+        self.learn_steps = tf.function(self._learn_steps, jit_compile=True)
+
+    def key(self) -> str:
+        """What the compiled steps depend on: the layers, the recipe's params and the problem's shape."""
+        problem = self.problem
+        layers = {name: layer.model_dump() for name, layer in problem.layers.items()}
+        return json.dumps(["autoencoder", layers, self.params.model_dump(), problem.pool.shape[1], problem.class_count])
+
+    def take_weights(self, other: SemiSupervised) -> None:
+        """``other``'s weights (its model's and its decoder's)."""
+        if other is not self:
+            for mine, theirs in zip(self.variables, other.variables, strict=True):
+                mine.assign(theirs)
+
+    def reset_optimizer(self) -> None:
+        """A fresh optimizer's state: zero."""
+        for variable in self.optimizer.variables:
+            if variable.name != "learning_rate":
+                variable.assign(np.zeros(variable.shape, variable.dtype))
+
+    def _learn_steps(self, labelled, labels, unlabelled, noise):
+        import tensorflow as tf
+
+        for index in tf.range(tf.shape(labels)[0]):
+            self.learn(labelled[index], labels[index], unlabelled[index], noise[index])
+
+    def learn(self, labelled, labels, unlabelled, noise, replica_share: bool = False):
+        import keras
+        import tensorflow as tf
+
+        params = self.params
         noisy = tf.concat([labelled, unlabelled], axis=0) + params.noise_stddev * noise
         with tf.GradientTape() as tape:
-            codings = stacked.encoder(noisy, training=True)
+            codings = self.stacked.encoder(noisy, training=True)
             count = tf.shape(labelled)[0]
             reconstruction = codings[count:]
-            for layer in decoder_layers:
+            for layer in self.decoder_layers:
                 reconstruction = layer(reconstruction)
             if replica_share:  # sums over the global batch sizes: Keras's optimizer sums the replicas' gradients
-                cross = keras.losses.sparse_categorical_crossentropy(labels, head(codings[:count]))
+                cross = keras.losses.sparse_categorical_crossentropy(labels, self.head(codings[:count]))
                 loss = tf.reduce_sum(cross) / params.labelled_batch  # 0 for an empty share
                 squares = tf.reduce_sum(tf.square(reconstruction - unlabelled))
-                loss += params.reconstruction_weight * squares / (params.unlabelled_batch * problem.pool.shape[1])
+                loss += params.reconstruction_weight * squares / (params.unlabelled_batch * self.problem.pool.shape[1])
             else:
-                loss = cross_entropy(labels, head(codings[:count]))
+                loss = self.cross_entropy(labels, self.head(codings[:count]))
                 loss += params.reconstruction_weight * tf.reduce_mean(tf.square(reconstruction - unlabelled))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-
-    return model, learn
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.variables), self.variables))
 
 
 def replicated(learn, params: Params):

@@ -101,13 +101,15 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
         params,
         twins=problem.twins,  # every draw of the stage trains this architecture
     )
-    network_test = predict(model, problem.test[0])
+    network_test, network_labelled = (
+        predict(model, images, problem.twins) for images in (problem.test[0], problem.labelled[0])
+    )
     weight = params.vote_weight
     metrics = scores(
         model,
         problem,
         test_answers=(1 - weight) * network_test + weight * problem.graph.test_vote,
-        labelled_answers=(1 - weight) * predict(model, problem.labelled[0]) + weight * problem.graph.labelled_vote,
+        labelled_answers=(1 - weight) * network_labelled + weight * problem.graph.labelled_vote,
     )
     metrics["network_test_accuracy"] = accuracy(network_test, problem.test[1])
     return metrics
