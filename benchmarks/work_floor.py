@@ -10,6 +10,11 @@ split, baseline and report stages), so each floor is a lower bound on what any i
 can take. Beside each floor: the stage's last measured duration in MLflow, when there is one. A budget in seconds
 (``--goal``) says whether the params can fit it at all.
 
+A second floor counts the same FLOPs at numpy's rate on each stage's own matrices: one step's forward and backward
+matmuls for a batch of the rows params.yaml gives the stage (32 images for a few-label classifier), on the threads
+each of its processes has, times its processes. A step needs the weights the previous step left, so no
+implementation that takes the same steps can batch them into larger matrices.
+
 Usage: python benchmarks/work_floor.py [--goal SECONDS]
 """
 
@@ -25,7 +30,7 @@ from pipeline.runtime import environment  # noqa: E402
 environment.apply()  # the project's variables, and TensorFlow without its start-up chatter
 
 import numpy as np  # noqa: E402
-from throughput import sgemm_gflops, training_flops  # noqa: E402
+from throughput import _timed, sgemm_gflops, training_flops  # noqa: E402
 
 
 def applying_flops(model, images: int) -> float:
@@ -130,6 +135,63 @@ def stage_flops(params, counts: dict[str, int], models: dict) -> dict[str, float
     return flops
 
 
+def dense_widths(model) -> list[int] | None:
+    """The widths a batch goes through in ``model``'s dense layers (784, 300, 150, 10), None with another kind."""
+    import keras
+
+    layers = [layer for layer in model._flatten_layers(include_self=False) if layer.weights]
+    if not layers or not all(isinstance(layer, keras.layers.Dense) for layer in layers):
+        return None
+    return [int(layers[0].kernel.shape[0]), *(int(layer.kernel.shape[1]) for layer in layers)]
+
+
+def step_gflops(rows: int, widths: list[int], threads: int, repeats: int = 200) -> float:
+    """numpy's GFLOP/s on one training step's matmuls, on ``threads`` threads: a batch of ``rows`` through dense
+    layers of ``widths``, forward (x @ w) and backward (dy @ w.T, x.T @ dy)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    shapes = list(zip(widths, widths[1:]))
+    arrays = [[rng.random(shape, dtype=np.float32) for shape in ((rows, a), (a, b), (rows, b))] for a, b in shapes]
+
+    def step():
+        for x, w, dy in arrays:
+            x @ w, dy @ w.T, x.T @ dy
+
+    with threadpool_limits(threads):
+        step()  # warm-up
+        best = min(_timed(step) for _ in range(repeats))
+    return sum(6.0 * rows * a * b for a, b in shapes) / best / 1e9
+
+
+def stage_rates(params, models: dict, peak: float) -> dict[str, float]:
+    """Each stage's FLOP/s at its own step shapes (:func:`step_gflops`): its batch rows, its model's widths, its
+    processes; the graph's matrices are large, so the peak."""
+    import os
+
+    cores = os.cpu_count() or 1
+    processes = max(1, min(params.classify.processes, cores))
+    shapes = {}  # stage: (rows, model, processes)
+    for name, shallow in models["shallow"].items():
+        shapes[f"pretrain@{name}"] = (params.pretrain.layers[name].batch_size, shallow.autoencoder, 1)
+    shapes["stack"] = (params.stack.batch_size, models["stack"], 1)
+    for recipe in params.classify.recipes:
+        settings = getattr(params.classify, recipe)
+        if recipe == "autoencoder":
+            shape = (settings.labelled_batch + settings.unlabelled_batch, models["stack"], processes)
+        else:
+            shape = (settings.batch_size, models["classifier"], processes)
+        shapes[f"classify@{recipe}"] = shapes[f"random-start@{recipe}"] = shape
+    rates, measured = {}, {}
+    for stage, (rows, model, share) in shapes.items():
+        widths = dense_widths(model)
+        key = (rows, tuple(widths or ()), share)
+        if widths and key not in measured:
+            measured[key] = share * step_gflops(rows, widths, max(1, cores // share)) * 1e9
+        rates[stage] = min(peak, measured[key]) if widths else peak
+    return rates
+
+
 def measured_seconds(stages, experiment: str) -> dict[str, float]:
     """Each stage's duration in its newest MLflow run (empty when the store cannot be read)."""
     import mlflow
@@ -174,26 +236,29 @@ def main(argv: list[str]) -> int:
         return 2
     counts = {subset: len(labels_of(table, subset)) for subset in ("train", "valid", "test")}
     pixels = shards.read_arrays(paths.features(config.PIXELS), ["test"])["test"].shape[1]
-    flops = stage_flops(params, counts, pipeline_models(params, pixels, class_count))
+    models = pipeline_models(params, pixels, class_count)
+    flops = stage_flops(params, counts, models)
     peak = sgemm_gflops() * 1e9
+    rates = {stage: stage_rates(params, models, peak).get(stage, peak) for stage in flops}
     measured = measured_seconds(flops, params.mlflow.experiment)
 
     print(f"numpy sgemm 2048x2048: {peak / 1e9:.1f} GFLOP/s; images: {counts}")
-    print(f"{'stage':32} {'GFLOP':>9} {'floor s':>8} {'measured s':>11}")
+    print(f"{'stage':32} {'GFLOP':>9} {'floor s':>8} {'at its shapes':>14} {'GFLOP/s':>8} {'measured s':>11}")
     for stage, work in flops.items():
         seen = f"{measured[stage]:.0f}" if stage in measured else "-"
-        print(f"{stage:32} {work / 1e9:9.0f} {work / peak:8.1f} {seen:>11}")
+        shaped = f"{work / rates[stage]:14.1f} {rates[stage] / 1e9:8.0f}"
+        print(f"{stage:32} {work / 1e9:9.0f} {work / peak:8.1f} {shaped} {seen:>11}")
     total = sum(flops.values()) / peak
     print(f"floor of pretrain, stack, graph and the few-label stages together: {total:.0f} s ({total / 60:.1f} min)")
     if len(measured) == len(flops):
         print(f"measured: {sum(measured.values()):.0f} s, {sum(measured.values()) / total:.1f}x the floor")
     last = list(params.pretrain.layers)[-1]
 
-    def floor(stages) -> tuple[float, float | None]:
+    def floor(stages) -> tuple[float, float, float | None]:
         seconds = sum(flops[stage] for stage in stages) / peak
-        return seconds, (
-            sum(measured[stage] for stage in stages) if all(stage in measured for stage in stages) else None
-        )
+        at_shapes = sum(flops[stage] / rates[stage] for stage in stages)
+        seen = sum(measured[stage] for stage in stages) if all(stage in measured for stage in stages) else None
+        return seconds, at_shapes, seen
 
     changes = {
         f"a pretrain.layers.{last} change that keeps the encoder's shape (epochs, noise, ...)": [
@@ -214,9 +279,10 @@ def main(argv: list[str]) -> int:
         },
     }
     for change, stages in changes.items():
-        seconds, seen = floor(stages)
+        seconds, at_shapes, seen = floor(stages)
         print(f"{change} reruns {len(stages)} of these stages: floor {seconds:.0f} s", end="")
-        print(f", measured {seen:.0f} s ({seen / seconds:.1f}x)" if seen else "")
+        print(f" ({at_shapes:.0f} s at their shapes)", end="")
+        print(f", measured {seen:.0f} s ({seen / seconds:.1f}x; {seen / at_shapes:.1f}x)" if seen else "")
     verdict = "can fit" if total <= args.goal else "cannot fit"
     print(f"work floor: {total:.0f} s; these params {verdict} in {args.goal:.0f} s on this machine")
     return 0
