@@ -33,8 +33,6 @@ def tiny_params(idx_dir: Path) -> dict:
     layers = params["pretrain"]["layers"]
     layers["l1"].update(units=32, epochs=3, batch_size=32)
     layers["l2"].update(units=16, epochs=3, batch_size=32)
-    if "l3" in layers:
-        layers["l3"].update(units=8, epochs=3, batch_size=32)
     params["stack"].update(finetune_epochs=2, batch_size=32)
     params["report"].update(reconstructions=4)
     # frozen and autoencoder are covered by tests/test_fewlabel.py; two recipes keep the matrix real, the suite short.
