@@ -13,7 +13,7 @@ from pipeline.training.checkpoint import Checkpoint, fingerprint
 from pipeline.training.distributed import distributed, distribution, is_chief, stage_strategy
 from pipeline.training.evaluation import mean_squared_error, predict
 from pipeline.training.fit import fit, fit_autoencoder, make_deterministic
-from pipeline.training.speed import STEPS_PER_EXECUTION, CompiledTwins
+from pipeline.training.speed import STEPS_PER_EXECUTION, CompiledTwins, reset_optimizer
 
 __all__ = [
     "STEPS_PER_EXECUTION",
@@ -29,5 +29,6 @@ __all__ = [
     "make_deterministic",
     "mean_squared_error",
     "predict",
+    "reset_optimizer",
     "stage_strategy",
 ]

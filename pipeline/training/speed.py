@@ -90,9 +90,7 @@ class CompiledTwins:
             compile_for_speed(twin, **settings)
             twin.optimizer.build(twin.trainable_variables)
         else:
-            for variable in twin.optimizer.variables:
-                if variable.name != "learning_rate":
-                    variable.assign(np.zeros(variable.shape, variable.dtype))
+            reset_optimizer(twin.optimizer)
         twin.set_weights(model.get_weights())
         return twin
 
@@ -117,6 +115,13 @@ class CompiledTwins:
             twin = self._predictors[key] = keras.models.clone_model(model, clone_function=_without_random_draws)
         twin.set_weights(model.get_weights())
         return twin
+
+
+def reset_optimizer(optimizer) -> None:
+    """A fresh optimizer's state, zero, its learning rate kept: the steps that follow are those of a fresh compile."""
+    for variable in optimizer.variables:
+        if variable.name != "learning_rate":
+            variable.assign(np.zeros(variable.shape, variable.dtype))
 
 
 def architecture(model) -> object:

@@ -38,7 +38,7 @@ def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
     share of every step's labelled and unlabelled batch (the same global batches, noise included)."""
     import tensorflow as tf
 
-    from pipeline.training import distributed
+    from pipeline.training import distributed, reset_optimizer
 
     fresh = SemiSupervised(problem, params, pretrained)
     trainer = fresh
@@ -47,7 +47,7 @@ def fit_semi_supervised(problem: Problem, params: Params, pretrained: bool):
         # its fresh model's weights and a fresh optimizer (the same steps as a fresh compile, tested)
         trainer = problem.twins.kept(fresh.key(), lambda: fresh)
         trainer.take_weights(fresh)
-        trainer.reset_optimizer()
+        reset_optimizer(trainer.optimizer)
     learn_chunk = replicated(trainer.learn, params) if distributed() else trainer.learn_steps
     x_labelled, y_labelled = problem.labelled
     labelled_rows, pool_rows = batches(len(y_labelled), len(problem.pool), params, problem.seed)
@@ -104,12 +104,6 @@ class SemiSupervised:
         if other is not self:
             for mine, theirs in zip(self.variables, other.variables, strict=True):
                 mine.assign(theirs)
-
-    def reset_optimizer(self) -> None:
-        """A fresh optimizer's state: zero."""
-        for variable in self.optimizer.variables:
-            if variable.name != "learning_rate":
-                variable.assign(np.zeros(variable.shape, variable.dtype))
 
     def _learn_steps(self, labelled, labels, unlabelled, noise):
         import tensorflow as tf
