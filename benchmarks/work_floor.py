@@ -239,7 +239,8 @@ def main(argv: list[str]) -> int:
     models = pipeline_models(params, pixels, class_count)
     flops = stage_flops(params, counts, models)
     peak = sgemm_gflops() * 1e9
-    rates = {stage: stage_rates(params, models, peak).get(stage, peak) for stage in flops}
+    shaped_rates = stage_rates(params, models, peak)
+    rates = {stage: shaped_rates.get(stage, peak) for stage in flops}
     measured = measured_seconds(flops, params.mlflow.experiment)
 
     print(f"numpy sgemm 2048x2048: {peak / 1e9:.1f} GFLOP/s; images: {counts}")
