@@ -71,24 +71,36 @@ def joined(patches: dict[str, np.ndarray], codings: dict[str, np.ndarray]) -> di
     return {subset: np.hstack([patches[subset], scale * codings[subset]]) for subset in patches}
 
 
-def main(budgets: list[int]) -> None:
+def pretrained_stack(params) -> tuple[dict[str, LayerParams], dict[str, dict[str, np.ndarray]]]:
+    """The stack's layers, and their weights as the `stack` stage left them."""
     from pipeline.models.autoencoders import weight_names
 
+    layers = {name: LayerParams(**shape) for name, shape in io.read_json(paths.ARCHITECTURE).items()}
+    stack = {
+        name: shards.read_arrays(paths.STACK_MODEL / name, weight_names(layer))
+        for name, layer in params.pretrain.layers.items()
+    }
+    return layers, stack
+
+
+def patch_features(pixels: dict[str, np.ndarray], params) -> dict[str, np.ndarray]:
+    """The recipe's graph features of the training and validation images, learnt as the `graph` stage does."""
+    side = int(round(pixels["train"].shape[1] ** 0.5))
+    settings = params.classify.propagation.patches
+    patches, featurise = fit_patch_features(pixels["train"], side, settings, draw_seed(params.seed, 0))
+    return {"train": patches, "valid": featurise(pixels["valid"])}
+
+
+def main(budgets: list[int]) -> None:
     params = config.load()
     settings = params.classify.propagation
     table = validation_as_test(pd.read_csv(paths.SPLIT_TABLE))
     valid_labels = labels_of(table, "test")
     classes = len(io.read_json(paths.CARD)["class_names"])
     pixels = shards.read_arrays(paths.features(PIXELS), ["train", "valid"])
-    layers = {name: LayerParams(**shape) for name, shape in io.read_json(paths.ARCHITECTURE).items()}
-    stack = {
-        name: shards.read_arrays(paths.STACK_MODEL / name, weight_names(layer))
-        for name, layer in params.pretrain.layers.items()
-    }
-    side = int(round(pixels["train"].shape[1] ** 0.5))
+    layers, stack = pretrained_stack(params)
     started = time.perf_counter()
-    patches, featurise = fit_patch_features(pixels["train"], side, settings.patches, draw_seed(params.seed, 0))
-    patches = {"train": patches, "valid": featurise(pixels["valid"])}
+    patches = patch_features(pixels, params)
     print(f"patch features: {time.perf_counter() - started:.0f} s", flush=True)
     pretrained = encoder_codings(layers, stack, pixels, params.seed)
     top = list(layers)[-1]

@@ -180,6 +180,9 @@ def separable_problem(separable):
     )
 
 
+TINY_GRAPH = {"patches": {"centroids": 50, "dims": 20}, "neighbours": 10}  # classify.propagation's, for tiny images
+
+
 def with_graph(problem, settings: dict):
     """The problem with what the graph (of patch features, ``settings``'s) says on its draw: the labels stage's."""
     from pipeline.fewlabel.propagation import Params
@@ -210,6 +213,7 @@ def with_graph(problem, settings: dict):
             "propagation",
             {"patches": {"centroids": 50, "dims": 20}, "neighbours": 10, "epochs": 5, "batch_size": 32, "flip": False},
         ),  # the synthetic class templates are not mirror-symmetric
+        ("frozen_propagation", {}),  # reads the graph of TINY_GRAPH
     ],
 )
 @pytest.mark.parametrize("pretrained", [True, False])
@@ -217,7 +221,7 @@ def test_each_recipe_beats_chance_on_a_tiny_separable_dataset(separable, name, s
     problem = separable_problem(separable)
     chosen = recipe(name)
     if chosen.learns_from_graph:
-        problem = with_graph(problem, settings)
+        problem = with_graph(problem, settings if name == "propagation" else TINY_GRAPH)
         assert np.mean(problem.graph.propagated == separable[3]["train_labels"]) > 0.5
     metrics = chosen.train().train(problem, chosen.params(**settings), pretrained=pretrained)
     assert metrics["test_accuracy"] > 0.4, metrics  # chance is 0.1
@@ -259,6 +263,27 @@ def test_a_stage_trains_every_draw_in_one_compiled_model_to_the_scores_of_fresh_
     twins = CompiledTwins()
     assert scores(twins) == scores(None)
     assert len(twins._compiled) + len(twins._kept) == 1, "one train step for the stage's draws"
+
+
+def test_frozen_propagation_reads_the_codings_and_leaves_the_encoder_as_it_found_it(separable):
+    """Its answer is the regression's on the frozen codings, the graph's vote mixed in by vote_weight: at 1 the
+    vote alone, whatever the encoder; at 0 the start changes the answer, and the encoder's weights stay as given."""
+    from pipeline.stats import accuracy
+
+    chosen = recipe("frozen_propagation")
+    problem = with_graph(separable_problem(separable), TINY_GRAPH)
+    given = {name: {key: value.copy() for key, value in weights.items()} for name, weights in problem.weights.items()}
+    vote = accuracy(problem.graph.test_vote, problem.test[1])
+    for pretrained in (True, False):
+        alone = chosen.train().train(problem, chosen.params(vote_weight=1.0), pretrained)
+        assert alone["test_accuracy"] == vote
+    starts = [
+        chosen.train().train(problem, chosen.params(), pretrained)["test_accuracy"] for pretrained in (True, False)
+    ]
+    assert starts[0] != starts[1]
+    for name, weights in given.items():
+        for key, value in weights.items():
+            assert np.array_equal(problem.weights[name][key], value)
 
 
 def test_the_frozen_recipe_trains_its_head_on_cached_codings_to_the_weights_of_the_whole_frozen_model(separable):
@@ -458,7 +483,7 @@ def test_every_recipe_folder_declares_what_the_registry_reads():
     assert (
         RECIPES
         == tuple(declared.name for declared in REGISTERED)
-        == ("supervised", "frozen", "autoencoder", "propagation")
+        == ("supervised", "frozen", "autoencoder", "propagation", "frozen_propagation")
     )
     for declared in REGISTERED:
         assert declared.title and declared.summary and callable(declared.train().train)

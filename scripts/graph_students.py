@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Does the greedy layer-wise pretraining matter once a classifier learns from the graph's labels? Judged on the
+validation split only.
+
+Label propagation gives every training image a label (the `labels` stage's, from the k-means patch graph). The
+recipe's student fine-tunes the whole encoder on them, and its random start scores as its pretrained one. Here the
+encoder is frozen instead, so that only its codings can make a difference: a logistic regression (the probe's,
+params.yaml's baseline block, on standardised columns: on the raw ones lbfgs takes minutes a fit) learns every
+training image's propagated label, true where known, from
+
+- the pixels;
+- the stack's top codings, pretrained, and the same layer of a random encoder of the same shape (the twin);
+- with ``--bottleneck``, the codings of one more greedy layer of that many units, trained alone on the stack's
+  top codings (no noise, the rest as the top layer), and its random twin.
+
+Each is scored alone and averaged with the graph's vote as the recipe's answer is (classify.propagation.vote_weight),
+on the 5,000 validation images (the test labels are not read), 5 draws, paired. Run from the repository root after
+`dvc repro`:
+
+    python scripts/graph_students.py [--budgets 100,1000] [--bottleneck 75,30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pipeline.runtime import environment  # noqa: E402
+
+environment.apply()  # the project's variables, and TensorFlow without its start-up chatter
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from codings_graph import encoder_codings, patch_features, pretrained_stack  # noqa: E402
+from pretraining_variants import validation_as_test  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from pipeline import config  # noqa: E402
+from pipeline.config import PIXELS, LayerParams  # noqa: E402
+from pipeline.data.split import SUBSETS, draw_count, labelled, labels_of  # noqa: E402
+from pipeline.fewlabel.probe import probe_models  # noqa: E402
+from pipeline.fewlabel.propagation.graph import connect, weights  # noqa: E402
+from pipeline.fewlabel.propagation.spread import graph_labels  # noqa: E402
+from pipeline.greedy import pretrain_layer  # noqa: E402
+from pipeline.runtime import io, paths, shards  # noqa: E402
+from pipeline.stats import accuracy, paired_interval, verdict  # noqa: E402
+
+PRETRAINED, RANDOM = "pretrained", "random encoder"
+
+
+def frozen_features(params, bottlenecks: list[int]) -> dict[str, dict[str, np.ndarray]]:
+    """The training and validation images as each frozen classifier reads them, by label."""
+    from pipeline.training import make_deterministic
+
+    pixels = shards.read_arrays(paths.features(PIXELS), list(SUBSETS))
+    layers, stack = pretrained_stack(params)
+    top = list(layers)[-1]
+    pretrained = encoder_codings(layers, stack, pixels, params.seed)[top]
+    features = {"pixels": pixels, f"{top}, {PRETRAINED}": pretrained}
+    features[f"{top}, {RANDOM}"] = encoder_codings(layers, None, pixels, params.seed)[top]
+    for units in bottlenecks:
+        extra = LayerParams(**{**layers[top].model_dump(), "input": top, "units": units, "noise": "none"})
+        make_deterministic(params.seed)
+        trained = pretrain_layer("extra", extra, pretrained, params.seed)
+        features[f"{units} units above {top}, {PRETRAINED}"] = {
+            subset: np.asarray(trained.codings[subset]) for subset in SUBSETS
+        }
+        features[f"{units} units above {top}, {RANDOM}"] = encoder_codings(
+            {**layers, "extra": extra}, None, pixels, params.seed
+        )["extra"]
+    return {label: {subset: coded[subset] for subset in ("train", "valid")} for label, coded in features.items()}
+
+
+def main(budgets: list[int], bottlenecks: list[int]) -> None:
+    params = config.load()
+    settings = params.classify.propagation
+    table = validation_as_test(pd.read_csv(paths.SPLIT_TABLE))
+    valid_labels = labels_of(table, "test")
+    classes = len(io.read_json(paths.CARD)["class_names"])
+    features = frozen_features(params, bottlenecks)
+    started = time.perf_counter()
+    patches = patch_features(features["pixels"], params)
+    neighbours = connect(patches["train"], patches["valid"], settings.neighbours)
+    graph_weights = weights(neighbours, settings.neighbours)
+    print(f"patch graph: {time.perf_counter() - started:.0f} s", flush=True)
+
+    weight = settings.vote_weight
+    for budget in budgets:
+        scores = {(label, voted): [] for label in features for voted in (False, True)}
+        votes, started = [], time.perf_counter()
+        for draw in range(1, draw_count(table) + 1):
+            rows, labels = labelled(table, budget, draw)
+            said = graph_labels(neighbours, graph_weights, rows, labels, classes, settings.method, settings.neighbours)
+            votes.append(accuracy(said.test_vote, valid_labels))
+            targets = said.targets(rows, labels)
+            for label, feature in features.items():
+                logistic = make_pipeline(StandardScaler(), probe_models(params.baseline, params.seed)["logistic"])
+                logistic.fit(feature["train"], targets)
+                answers = logistic.predict_proba(feature["valid"])
+                scores[label, False].append(accuracy(answers, valid_labels))
+                mixed = (1 - weight) * answers + weight * said.test_vote
+                scores[label, True].append(accuracy(mixed, valid_labels))
+            print(f"{budget} labels, draw {draw}: {time.perf_counter() - started:.0f} s", flush=True)
+        print(f"{budget} labels, the graph's vote alone: {np.mean(votes):.4f}", flush=True)
+        for (label, voted), values in scores.items():
+            against = []
+            for other in [
+                other for other in dict.fromkeys((label.replace(PRETRAINED, RANDOM), "pixels")) if other != label
+            ]:
+                mean, low, high = (100 * value for value in paired_interval(values, scores[other, voted]))
+                against.append(f"{mean:+.1f} ({low:+.1f} to {high:+.1f}, {verdict(low, high)}) against {other}")
+            answer = f"{label} and the vote" if voted else label
+            print(f"{budget} labels, {answer}: {np.mean(values):.4f}; " + "; ".join(against), flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budgets", default="100,1000", help="comma-separated label budgets")
+    parser.add_argument("--bottleneck", default="", help="comma-separated units of one more greedy layer, each")
+    arguments = parser.parse_args()
+    main(
+        [int(budget) for budget in arguments.budgets.split(",")],
+        [int(units) for units in arguments.bottleneck.split(",") if units],
+    )
