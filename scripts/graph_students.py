@@ -4,9 +4,9 @@ validation split only.
 
 Label propagation gives every training image a label (the `labels` stage's, from the k-means patch graph). The
 recipe's student fine-tunes the whole encoder on them, and its random start scores as its pretrained one. Here the
-encoder is frozen instead, so that only its codings can make a difference: a logistic regression (the probe's,
-params.yaml's baseline block, on standardised columns: on the raw ones lbfgs takes minutes a fit) learns every
-training image's propagated label, true where known, from
+encoder is frozen instead, so that only its codings can make a difference: the logistic regression of the
+`frozen_propagation` recipe (its params.yaml block, on standardised columns) learns every training image's
+propagated label, true where known, from
 
 - the pixels;
 - the stack's top codings, pretrained, and the same layer of a random encoder of the same shape (the twin);
@@ -36,13 +36,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from codings_graph import encoder_codings, patch_features, pretrained_stack  # noqa: E402
 from pretraining_variants import validation_as_test  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from pipeline import config  # noqa: E402
 from pipeline.config import PIXELS, LayerParams  # noqa: E402
 from pipeline.data.split import SUBSETS, draw_count, labelled, labels_of  # noqa: E402
-from pipeline.fewlabel.probe import probe_models  # noqa: E402
+from pipeline.fewlabel.frozen_propagation.train import regression  # noqa: E402
 from pipeline.fewlabel.propagation.graph import connect, weights  # noqa: E402
 from pipeline.fewlabel.propagation.spread import graph_labels  # noqa: E402
 from pipeline.greedy import pretrain_layer  # noqa: E402
@@ -98,8 +96,7 @@ def main(budgets: list[int], bottlenecks: list[int]) -> None:
             votes.append(accuracy(said.test_vote, valid_labels))
             targets = said.targets(rows, labels)
             for label, feature in features.items():
-                logistic = make_pipeline(StandardScaler(), probe_models(params.baseline, params.seed)["logistic"])
-                logistic.fit(feature["train"], targets)
+                logistic = regression(params.classify.frozen_propagation, params.seed).fit(feature["train"], targets)
                 answers = logistic.predict_proba(feature["valid"])
                 scores[label, False].append(accuracy(answers, valid_labels))
                 mixed = (1 - weight) * answers + weight * said.test_vote
@@ -108,9 +105,9 @@ def main(budgets: list[int], bottlenecks: list[int]) -> None:
         print(f"{budget} labels, the graph's vote alone: {np.mean(votes):.4f}", flush=True)
         for (label, voted), values in scores.items():
             against = []
-            for other in [
-                other for other in dict.fromkeys((label.replace(PRETRAINED, RANDOM), "pixels")) if other != label
-            ]:
+            others = dict.fromkeys((label.replace(PRETRAINED, RANDOM), "pixels"))
+            others.pop(label, None)
+            for other in others:
                 mean, low, high = (100 * value for value in paired_interval(values, scores[other, voted]))
                 against.append(f"{mean:+.1f} ({low:+.1f} to {high:+.1f}, {verdict(low, high)}) against {other}")
             answer = f"{label} and the vote" if voted else label

@@ -8,10 +8,17 @@ from pipeline.fewlabel.common import Problem, head_on_codings, scores
 from pipeline.fewlabel.frozen_propagation import Params
 
 
-def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float]:
+def regression(params: Params, seed: int):
+    """The read-out, fresh: a logistic regression on standardised columns (on the raw codings lbfgs needs many more
+    iterations)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=seed))
+
+
+def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float]:
     from threadpoolctl import threadpool_limits
 
     from pipeline.models.autoencoders import classifier
@@ -27,9 +34,7 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
     )
     _, encode = head_on_codings(model, problem.twins)
     codings = encode(problem.whole_pool())
-    read_out = make_pipeline(
-        StandardScaler(), LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=problem.seed)
-    )
+    read_out = regression(params, problem.seed)
     with threadpool_limits(limits=1):
         read_out.fit(codings, problem.graph.targets(problem.labelled_rows, problem.labels))
         test, labelled = (
