@@ -69,12 +69,11 @@ class StackParams(Strict):
 
 
 RECIPES = tuple(recipe.name for recipe in fewlabel.RECIPES)  # few-label classifiers, pipeline/fewlabel/<name>/
-ON_REQUEST = ("frozen_propagation",)  # recipes run only when classify.recipes names them (docs/pretraining.md)
 
 
 class ClassifySettings(Strict):
     recipes: list[Literal[RECIPES]] = Field(
-        default_factory=lambda: [name for name in RECIPES if name not in ON_REQUEST], min_length=1
+        default_factory=lambda: [recipe.name for recipe in fewlabel.RECIPES if recipe.by_default], min_length=1
     )
     # the recipes also trained from a random encoder: the twin that shows what the pretraining adds
     random_start: list[Literal[RECIPES]] = Field(

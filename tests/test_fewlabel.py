@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.config import LayerParams
 from pipeline.errors import ConfigError
-from pipeline.fewlabel import recipe
+from pipeline.fewlabel import RECIPES, recipe
 from pipeline.fewlabel.common import epochs_for_steps
 from pipeline.fewlabel.results import BASELINE, fewlabel_table, mean_table, pretraining_table, verdicts
 from pipeline.stats import paired_interval, per_draw, summarise, unpaired_interval, verdict
@@ -488,6 +488,25 @@ def test_every_recipe_folder_declares_what_the_registry_reads():
     for declared in REGISTERED:
         assert declared.title and declared.summary and callable(declared.train().train)
         assert declared.params().model_dump(), "every setting has a default"
+
+
+def test_a_recipe_on_request_runs_only_where_params_name_it():
+    """A recipe folder with BY_DEFAULT = False is valid in classify.recipes but not among its defaults."""
+    from pipeline.config import ClassifySettings
+    from pipeline.fewlabel import RECIPES as REGISTERED
+
+    on_request = [declared.name for declared in REGISTERED if not declared.by_default]
+    assert on_request == ["frozen_propagation"]
+    assert not set(on_request) & set(ClassifySettings().recipes)
+    named = ClassifySettings(recipes=["propagation", *on_request], random_start=on_request)
+    assert named.recipes == ["propagation", *on_request]
+
+
+@pytest.mark.parametrize("name", [declared.name for declared in RECIPES if declared.learns_from_graph])
+def test_a_graph_recipe_without_the_graphs_labels_says_which_stage_computes_them(separable, name):
+    chosen = recipe(name)
+    with pytest.raises(ValueError, match=f"^{name}: .*the labels stage computes them$"):
+        chosen.train().train(separable_problem(separable), chosen.params(), True)
 
 
 def test_the_graph_table_says_what_the_network_adds_to_the_graph_alone():

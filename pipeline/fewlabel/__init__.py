@@ -6,7 +6,8 @@ A recipe folder holds everything about it:
   place in tables), ``Params`` (its block of params.yaml, ``classify.<name>``) and, for a recipe that cannot
   train under a tf.distribute strategy, ``DISTRIBUTED = False`` (it then trains on one device whatever
   ``train.strategy`` says), and for a recipe that learns from the label-propagation graph ``LEARNS_FROM_GRAPH =
-  True`` (its stages then read the `labels` stage's propagated labels and votes);
+  True`` (its stages then read the `labels` stage's propagated labels and votes), and for a recipe that runs only
+  when ``classify.recipes`` names it, ``BY_DEFAULT = False``;
 - ``train.py``: ``train(problem, params, pretrained)``, which trains on one labelled draw (and, for the
   semi-supervised recipes, the unlabelled training images) from the pretrained encoder stack or a random one,
   and returns its scores. Its stages, ``classify@<name>`` and ``random-start@<name>``, run this.
@@ -33,6 +34,7 @@ class Recipe:
     params: type  # a pipeline.schema.Strict model
     distributed: bool  # trains under train.strategy
     learns_from_graph: bool  # reads the labels stage's propagated labels and votes
+    by_default: bool  # in classify.recipes when params.yaml does not list them
 
     def train(self) -> ModuleType:
         return importlib.import_module(f"{__name__}.{self.name}.train")
@@ -47,6 +49,7 @@ RECIPES = tuple(
         package.Params,
         getattr(package, "DISTRIBUTED", True),
         getattr(package, "LEARNS_FROM_GRAPH", False),
+        getattr(package, "BY_DEFAULT", True),
     )
     for package in entries(__name__, __path__)
 )

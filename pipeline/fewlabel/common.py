@@ -48,6 +48,25 @@ class Problem:
         """Every training image in memory (recipes that need all of them at once)."""
         return self.pool.load() if isinstance(self.pool, Sharded) else self.pool
 
+    def classifier(self, pretrained: bool, trainable_encoder: bool = True):
+        """Encoder + softmax head for this problem's images and classes, its encoder the stack's (``pretrained``) or
+        freshly initialised: the twins every recipe compares."""
+        from pipeline.models.autoencoders import classifier
+
+        return classifier(
+            self.layers,
+            self.pool.shape[1],
+            self.class_count,
+            encoder_weights=self.weights if pretrained else None,
+            trainable_encoder=trainable_encoder,
+        )
+
+    def graph_labels(self, recipe: str) -> GraphLabels:
+        """What the graph says on this draw, for a recipe that cannot work without it."""
+        if self.graph is None:
+            raise ValueError(f"{recipe}: the problem carries no graph labels; the labels stage computes them")
+        return self.graph
+
 
 def epochs_for_steps(steps: int, count: int, batch_size: int) -> int:
     """The fewest epochs over ``count`` images that make ``steps`` updates. Training on a few labels is counted in
@@ -60,16 +79,9 @@ def train_classifier(problem: Problem, params, pretrained: bool, trainable_encod
     False trains the head alone."""
     import keras
 
-    from pipeline.models.autoencoders import classifier
     from pipeline.training import fit
 
-    model = classifier(
-        problem.layers,
-        problem.pool.shape[1],
-        problem.class_count,
-        encoder_weights=problem.weights if pretrained else None,
-        trainable_encoder=trainable_encoder,
-    )
+    model = problem.classifier(pretrained, trainable_encoder)
     epochs = epochs_for_steps(params.steps, len(problem.labels), params.batch_size)
     callbacks = []
     if problem.validation is not None:  # patience: a fifth of the training
@@ -118,6 +130,18 @@ def predict(model, images: np.ndarray, twins: CompiledTwins | None = None) -> np
     by its predictor of the same architecture (:meth:`~pipeline.training.CompiledTwins.predictor`)."""
     predictor = model if twins is None else twins.predictor(model)
     return predictor.predict(images, batch_size=1024, verbose=0)
+
+
+def voted_scores(model, problem: Problem, test_answers, labelled_answers, vote_weight: float) -> dict[str, float]:
+    """:func:`scores` of a graph recipe's final answer: its own class probabilities averaged with the graph's vote
+    (the nearest training images'), the vote weighing ``vote_weight``."""
+    graph = problem.graph_labels("the vote")
+    return scores(
+        model,
+        problem,
+        test_answers=(1 - vote_weight) * test_answers + vote_weight * graph.test_vote,
+        labelled_answers=(1 - vote_weight) * labelled_answers + vote_weight * graph.labelled_vote,
+    )
 
 
 def scores(

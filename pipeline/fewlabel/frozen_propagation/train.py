@@ -1,49 +1,55 @@
-"""A logistic regression reads the frozen encoder's codings of every training image, each with its propagated label
-(true where known). The encoder runs once over the images; lbfgs runs on one thread, so the answer does not depend
-on how the stage's draws are dealt to processes."""
+"""A small network and the nearest neighbours read the frozen encoder's codings of every training image, each with
+its propagated label (true where known). The encoder runs once over the images; scikit-learn runs on one thread, so
+the answer does not depend on how the stage's draws are dealt to processes."""
 
 from __future__ import annotations
 
-from pipeline.fewlabel.common import Problem, head_on_codings, scores
+from pipeline.fewlabel.common import Problem, head_on_codings, voted_scores
 from pipeline.fewlabel.frozen_propagation import Params
 
 
-def regression(params: Params, seed: int):
-    """The read-out, fresh: a logistic regression on standardised columns (on the raw codings lbfgs needs many more
-    iterations)."""
-    from sklearn.linear_model import LogisticRegression
+def read_outs(params: Params, seed: int) -> list:
+    """The read-outs, fresh, each on standardised codings: a network of one hidden ReLU layer (Adam, ``epochs``
+    passes over the images) and, unless ``neighbours`` is 0, a distance-weighted vote of the nearest codings."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=seed))
+    network = MLPClassifier(
+        (params.hidden_units,),
+        batch_size=params.batch_size,
+        learning_rate_init=params.learning_rate,
+        max_iter=params.epochs,
+        random_state=seed,
+    )
+    models = [network] + ([KNeighborsClassifier(params.neighbours, weights="distance")] if params.neighbours else [])
+    return [make_pipeline(StandardScaler(), model) for model in models]
+
+
+def read(params: Params, seed: int, codings, targets, *coded) -> list:
+    """Class probabilities of each array in ``coded``: the read-outs' average, fitted on ``codings`` and ``targets``.
+    The network trains exactly ``epochs`` passes (scikit-learn warns that it has not converged: that is the setting)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+
+    fitted = read_outs(params.model_copy(update={"neighbours": min(params.neighbours, len(codings))}), seed)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for model in fitted:
+            model.fit(codings, targets)
+        return [sum(model.predict_proba(images) for model in fitted) / len(fitted) for images in coded]
 
 
 def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float]:
-    from threadpoolctl import threadpool_limits
-
-    from pipeline.models.autoencoders import classifier
-
-    if problem.graph is None:
-        raise ValueError("frozen_propagation: the problem carries no graph labels; the labels stage computes them")
-    model = classifier(
-        problem.layers,
-        problem.pool.shape[1],
-        problem.class_count,
-        encoder_weights=problem.weights if pretrained else None,
-        trainable_encoder=False,
-    )
+    graph = problem.graph_labels("frozen_propagation")
+    model = problem.classifier(pretrained, trainable_encoder=False)
     _, encode = head_on_codings(model, problem.twins)
     codings = encode(problem.whole_pool())
-    read_out = regression(params, problem.seed)
-    with threadpool_limits(limits=1):
-        read_out.fit(codings, problem.graph.targets(problem.labelled_rows, problem.labels))
-        test, labelled = (
-            read_out.predict_proba(coded) for coded in (encode(problem.test[0]), codings[problem.labelled_rows])
-        )
-    weight = params.vote_weight
-    return scores(
-        model,
-        problem,
-        test_answers=(1 - weight) * test + weight * problem.graph.test_vote,
-        labelled_answers=(1 - weight) * labelled + weight * problem.graph.labelled_vote,
+    targets = graph.targets(problem.labelled_rows, problem.labels)
+    test, labelled = read(
+        params, problem.seed, codings, targets, encode(problem.test[0]), codings[problem.labelled_rows]
     )
+    return voted_scores(model, problem, test, labelled, params.vote_weight)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.fewlabel.common import Problem, predict, scores
+from pipeline.fewlabel.common import Problem, predict, voted_scores
 from pipeline.fewlabel.propagation import Params
 from pipeline.stats import accuracy
 
@@ -81,21 +81,12 @@ def fit_student(model, pool, targets, rows, labels, params: Params, twins=None, 
 
 
 def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float]:
-    from pipeline.models.autoencoders import classifier
-
-    if problem.graph is None:
-        raise ValueError("propagation: the problem carries no graph labels; the labels stage computes them")
-    model = classifier(
-        problem.layers,
-        problem.pool.shape[1],
-        problem.class_count,
-        encoder_weights=problem.weights if pretrained else None,
-        trainable_encoder=True,
-    )
+    graph = problem.graph_labels("propagation")
+    model = problem.classifier(pretrained, trainable_encoder=True)
     fit_student(
         model,
         problem.whole_pool(),  # every training image, each with its target
-        problem.graph.targets(problem.labelled_rows, problem.labels),
+        graph.targets(problem.labelled_rows, problem.labels),
         problem.labelled_rows,
         problem.labels,
         params,
@@ -104,12 +95,6 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
     network_test, network_labelled = (
         predict(model, images, problem.twins) for images in (problem.test[0], problem.labelled[0])
     )
-    weight = params.vote_weight
-    metrics = scores(
-        model,
-        problem,
-        test_answers=(1 - weight) * network_test + weight * problem.graph.test_vote,
-        labelled_answers=(1 - weight) * network_labelled + weight * problem.graph.labelled_vote,
-    )
+    metrics = voted_scores(model, problem, network_test, network_labelled, params.vote_weight)
     metrics["network_test_accuracy"] = accuracy(network_test, problem.test[1])
     return metrics
