@@ -266,8 +266,9 @@ def test_a_stage_trains_every_draw_in_one_compiled_model_to_the_scores_of_fresh_
 
 
 def test_frozen_propagation_reads_the_codings_and_leaves_the_encoder_as_it_found_it(separable):
-    """Its answer is the regression's on the frozen codings, the graph's vote mixed in by vote_weight: at 1 the
-    vote alone, whatever the encoder; at 0 the start changes the answer, and the encoder's weights stay as given."""
+    """Its answer is the read-outs' on the frozen codings, the graph's vote mixed in by vote_weight: at 1 the
+    vote alone, whatever the encoder; at 0 the start changes the answer, and the encoder's weights stay as given.
+    What it reports as trained is the read-out's network; more neighbours than images is as many as there are."""
     from pipeline.stats import accuracy
 
     chosen = recipe("frozen_propagation")
@@ -281,6 +282,11 @@ def test_frozen_propagation_reads_the_codings_and_leaves_the_encoder_as_it_found
         chosen.train().train(problem, chosen.params(), pretrained)["test_accuracy"] for pretrained in (True, False)
     ]
     assert starts[0] != starts[1]
+    network = chosen.train().train(problem, chosen.params(neighbours=0, hidden_units=7), True)
+    top = list(problem.layers.values())[-1].units
+    assert network["trainable_parameters"] == (top + 1) * 7 + (7 + 1) * problem.class_count
+    every_image = chosen.train().train(problem, chosen.params(neighbours=len(problem.pool) + 1), True)
+    assert every_image["test_accuracy"] > 1 / problem.class_count
     for name, weights in given.items():
         for key, value in weights.items():
             assert np.array_equal(problem.weights[name][key], value)

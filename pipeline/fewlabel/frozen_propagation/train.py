@@ -52,4 +52,12 @@ def train(problem: Problem, params: Params, pretrained: bool) -> dict[str, float
     test, labelled = read(
         params, problem.seed, codings, targets, encode(problem.test[0]), codings[problem.labelled_rows]
     )
-    return voted_scores(model, problem, test, labelled, params.vote_weight)
+    metrics = voted_scores(model, problem, test, labelled, params.vote_weight)
+    metrics["trainable_parameters"] = network_parameters(codings.shape[1], params.hidden_units, problem.class_count)
+    return metrics
+
+
+def network_parameters(inputs: int, hidden: int, classes: int) -> int:
+    """What the read-out's network learns (the frozen model's own head is never trained); the neighbours learn
+    nothing."""
+    return (inputs + 1) * hidden + (hidden + 1) * classes
