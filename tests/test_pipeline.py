@@ -177,6 +177,7 @@ def test_first_repro_runs_every_stage_and_writes_every_output(repo):
         "training images; to show what the pretraining itself contributes, *supervised* and *propagation* also start "
         "from a random one (`classify.random_start`). A" in " ".join(markdown.split())
     )
+    assert "Not run here: `frozen`, `autoencoder`, `frozen_propagation` (a recipe runs once named in" in markdown
     assert not re.search(r"[a-z][.,;][A-Z]", markdown), "no sentence runs into the next"
     assert "### Which pretraining pays" in markdown
     assert "With 20 labels, the largest gain over the pixels is l" in " ".join(markdown.split())

@@ -182,6 +182,13 @@ class Report:
         return f"{'several recipes: ' if len(summaries) > 1 else 'one recipe: '}{listed}"
 
     @property
+    def not_run(self) -> str:
+        """The recipes this run left out, by name: those run only on request, or dropped from classify.recipes."""
+        return ", ".join(
+            f"`{recipe.name}`" for recipe in fewlabel.RECIPES if recipe.name not in self.params.classify.recipes
+        )
+
+    @property
     def twins(self) -> str:
         """The recipes that also started from a random encoder, by name: "supervised, frozen and propagation"."""
         names = [f"*{name}*" for name in self.params.classify.random_start]
