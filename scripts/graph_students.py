@@ -109,9 +109,8 @@ def main(budgets: list[int], bottlenecks: list[int]) -> None:
             rows, labels = labelled(table, budget, draw)
             said = graph_labels(neighbours, graph_weights, rows, labels, classes, settings.method, settings.neighbours)
             votes.append(accuracy(said.test_vote, valid_labels))
-            targets = said.targets(rows, labels)
+            targets, seed = said.targets(rows, labels), draw_seed(params.seed, draw)
             for (label, feature), name in itertools.product(features.items(), READ_OUTS):
-                seed = draw_seed(params.seed, draw)
                 answers = read_out(name, params, seed, feature["train"], targets, feature["valid"])
                 scores[label, name, False].append(accuracy(answers, valid_labels))
                 mixed = (1 - weight) * answers + weight * said.test_vote

@@ -499,9 +499,8 @@ def test_every_recipe_folder_declares_what_the_registry_reads():
 def test_a_recipe_on_request_runs_only_where_params_name_it():
     """A recipe folder with BY_DEFAULT = False is valid in classify.recipes but not among its defaults."""
     from pipeline.config import ClassifySettings
-    from pipeline.fewlabel import RECIPES as REGISTERED
 
-    on_request = [declared.name for declared in REGISTERED if not declared.by_default]
+    on_request = [declared.name for declared in RECIPES if not declared.by_default]
     assert on_request == ["frozen_propagation"]
     assert not set(on_request) & set(ClassifySettings().recipes)
     named = ClassifySettings(recipes=["propagation", *on_request], random_start=on_request)

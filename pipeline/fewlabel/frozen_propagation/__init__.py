@@ -3,7 +3,7 @@ labels of every training image: the recipe in which the codings, and so the pret
 
 The propagation recipe's student fine-tunes the whole encoder on 55,000 propagated labels, and from a random start
 it learns as well as from the pretrained one. Frozen, the encoder can only help through its codings; on the
-validation split, a pretrained 30-unit third layer read this way beat a random one of the same shape by 3.5 points
+validation split, a pretrained 30-unit third layer read this way beat a random one of the same shape by 3.3 points
 at 100 labels (docs/pretraining.md). Not in the default recipes: add it to classify.recipes and
 classify.random_start.
 """
