@@ -29,13 +29,12 @@ from pipeline.runtime import environment  # noqa: E402
 environment.apply()  # the project's variables, and TensorFlow without its start-up chatter
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pretraining_variants import validation_as_test  # noqa: E402
+from pretraining_variants import validation_split  # noqa: E402
 
 from pipeline import config  # noqa: E402
 from pipeline.config import PIXELS, LayerParams  # noqa: E402
-from pipeline.data.split import draw_count, draw_seed, labelled, labels_of  # noqa: E402
-from pipeline.fewlabel.propagation.graph import connect, weights  # noqa: E402
+from pipeline.data.split import draw_count, draw_seed, labelled  # noqa: E402
+from pipeline.fewlabel.propagation.graph import Neighbours, connect, weights  # noqa: E402
 from pipeline.fewlabel.propagation.patches import fit_patch_features  # noqa: E402
 from pipeline.fewlabel.propagation.spread import graph_labels  # noqa: E402
 from pipeline.runtime import io, paths, shards  # noqa: E402
@@ -91,12 +90,19 @@ def patch_features(pixels: dict[str, np.ndarray], params) -> dict[str, np.ndarra
     return {"train": patches, "valid": featurise(pixels["valid"])}
 
 
+def patch_graph(pixels: dict[str, np.ndarray], params) -> tuple[Neighbours, object]:
+    """The recipe's graph of the training images, on their patch features (:func:`patch_features`), with each
+    validation image's nearest training images, and its edge weights."""
+    count = params.classify.propagation.neighbours
+    patches = patch_features(pixels, params)
+    neighbours = connect(patches["train"], patches["valid"], count)
+    return neighbours, weights(neighbours, count)
+
+
 def main(budgets: list[int]) -> None:
     params = config.load()
     settings = params.classify.propagation
-    table = validation_as_test(pd.read_csv(paths.SPLIT_TABLE))
-    valid_labels = labels_of(table, "test")
-    classes = len(io.read_json(paths.CARD)["class_names"])
+    table, valid_labels, classes = validation_split()
     pixels = shards.read_arrays(paths.features(PIXELS), ["train", "valid"])
     layers, stack = pretrained_stack(params)
     started = time.perf_counter()

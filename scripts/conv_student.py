@@ -27,18 +27,16 @@ from pipeline.runtime import environment  # noqa: E402
 environment.apply()  # the project's variables, and TensorFlow without its start-up chatter
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from codings_graph import patch_features, pretrained_stack  # noqa: E402
-from pretraining_variants import validation_as_test  # noqa: E402
+from codings_graph import patch_graph, pretrained_stack  # noqa: E402
+from pretraining_variants import validation_split  # noqa: E402
 
 from pipeline import config  # noqa: E402
 from pipeline.config import PIXELS  # noqa: E402
-from pipeline.data.split import draw_count, draw_seed, labelled, labels_of  # noqa: E402
+from pipeline.data.split import draw_count, draw_seed, labelled  # noqa: E402
 from pipeline.fewlabel.common import predict  # noqa: E402
-from pipeline.fewlabel.propagation.graph import connect, weights  # noqa: E402
 from pipeline.fewlabel.propagation.spread import graph_labels  # noqa: E402
 from pipeline.fewlabel.propagation.train import fit_student  # noqa: E402
-from pipeline.runtime import io, paths, shards  # noqa: E402
+from pipeline.runtime import paths, shards  # noqa: E402
 from pipeline.stats import accuracy, paired_interval, verdict  # noqa: E402
 
 RECIPE = "the recipe's answer (dense student and the vote)"
@@ -71,15 +69,11 @@ def main(budgets: list[int], epochs: list[int], draws: int, filters: int) -> Non
 
     params = config.load()
     settings = params.classify.propagation
-    table = validation_as_test(pd.read_csv(paths.SPLIT_TABLE))
-    valid_labels = labels_of(table, "test")
-    classes = len(io.read_json(paths.CARD)["class_names"])
+    table, valid_labels, classes = validation_split()
     pixels = shards.read_arrays(paths.features(PIXELS), ["train", "valid"])
     side = int(round(pixels["train"].shape[1] ** 0.5))
     layers, stack = pretrained_stack(params)
-    patches = patch_features(pixels, params)
-    neighbours = connect(patches["train"], patches["valid"], settings.neighbours)
-    graph_weights = weights(neighbours, settings.neighbours)
+    neighbours, graph_weights = patch_graph(pixels, params)
     weight = settings.vote_weight
 
     for budget in budgets:

@@ -35,19 +35,17 @@ from pipeline.runtime import environment  # noqa: E402
 environment.apply()  # the project's variables, and TensorFlow without its start-up chatter
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from codings_graph import encoder_codings, patch_features, pretrained_stack  # noqa: E402
-from pretraining_variants import validation_as_test  # noqa: E402
+from codings_graph import encoder_codings, patch_graph, pretrained_stack  # noqa: E402
+from pretraining_variants import validation_split  # noqa: E402
 
 from pipeline import config  # noqa: E402
 from pipeline.config import PIXELS, LayerParams  # noqa: E402
-from pipeline.data.split import SUBSETS, draw_count, draw_seed, labelled, labels_of  # noqa: E402
+from pipeline.data.split import SUBSETS, draw_count, draw_seed, labelled  # noqa: E402
 from pipeline.fewlabel.frozen_propagation.train import read  # noqa: E402
 from pipeline.fewlabel.probe import probe_models  # noqa: E402
-from pipeline.fewlabel.propagation.graph import connect, weights  # noqa: E402
 from pipeline.fewlabel.propagation.spread import graph_labels  # noqa: E402
 from pipeline.greedy import pretrain_layer  # noqa: E402
-from pipeline.runtime import io, paths, shards  # noqa: E402
+from pipeline.runtime import paths, shards  # noqa: E402
 from pipeline.stats import accuracy, paired_interval, verdict  # noqa: E402
 
 PRETRAINED, RANDOM = "pretrained", "random encoder"
@@ -91,14 +89,10 @@ def frozen_features(params, bottlenecks: list[int]) -> dict[str, dict[str, np.nd
 def main(budgets: list[int], bottlenecks: list[int]) -> None:
     params = config.load()
     settings = params.classify.propagation
-    table = validation_as_test(pd.read_csv(paths.SPLIT_TABLE))
-    valid_labels = labels_of(table, "test")
-    classes = len(io.read_json(paths.CARD)["class_names"])
+    table, valid_labels, classes = validation_split()
     features = frozen_features(params, bottlenecks)
     started = time.perf_counter()
-    patches = patch_features(features["pixels"], params)
-    neighbours = connect(patches["train"], patches["valid"], settings.neighbours)
-    graph_weights = weights(neighbours, settings.neighbours)
+    neighbours, graph_weights = patch_graph(features["pixels"], params)
     print(f"patch graph: {time.perf_counter() - started:.0f} s", flush=True)
 
     weight = settings.vote_weight

@@ -29,10 +29,10 @@ import pandas as pd  # noqa: E402
 
 from pipeline import config  # noqa: E402
 from pipeline.config import PretrainParams  # noqa: E402
-from pipeline.data.split import SUBSETS  # noqa: E402
+from pipeline.data.split import SUBSETS, labels_of  # noqa: E402
 from pipeline.fewlabel.probe import PROBE_METRICS, probe_draws  # noqa: E402
 from pipeline.greedy import pretrain_layer  # noqa: E402
-from pipeline.runtime import paths, shards  # noqa: E402
+from pipeline.runtime import io, paths, shards  # noqa: E402
 from pipeline.stats import paired_interval, per_draw, verdict  # noqa: E402
 from pipeline.training import make_deterministic  # noqa: E402
 
@@ -42,6 +42,13 @@ def validation_as_test(table: pd.DataFrame) -> pd.DataFrame:
     table = table[table["subset"] != "test"].copy()
     table.loc[table["subset"] == "valid", "subset"] = "test"
     return table
+
+
+def validation_split() -> tuple[pd.DataFrame, np.ndarray, int]:
+    """What the validation-split scripts score against: the split table with the validation images as its test
+    images (:func:`validation_as_test`), their labels and the number of classes."""
+    table = validation_as_test(pd.read_csv(paths.SPLIT_TABLE))
+    return table, labels_of(table, "test"), len(io.read_json(paths.CARD)["class_names"])
 
 
 def variant(pretrain: PretrainParams, change: dict) -> PretrainParams:
