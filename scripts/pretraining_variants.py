@@ -17,6 +17,7 @@ A variant's change applies to every layer or, keyed by layer names, to each its 
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -91,8 +92,20 @@ def main(variants: dict[str, dict], budgets: list[int]) -> None:
         print(f"{label}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def variants_argument(text: str) -> dict[str, dict]:
+    """The command line's variants: a JSON object of variant names to changes."""
+    try:
+        variants = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
+    if not isinstance(variants, dict) or not all(isinstance(change, dict) for change in variants.values()):
+        raise argparse.ArgumentTypeError('must be a JSON object of variant names to changes, {"name": {...}}')
+    return variants
+
+
 if __name__ == "__main__":
-    main(
-        json.loads(sys.argv[1]),
-        [int(budget) for budget in (sys.argv[2] if len(sys.argv) > 2 else "100,1000").split(",")],
-    )
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("variants", type=variants_argument, help='JSON: {"name": {setting: value, ...}, ...}')
+    parser.add_argument("budgets", nargs="?", default="100,1000", help="comma-separated label budgets")
+    arguments = parser.parse_args()
+    main(arguments.variants, [int(budget) for budget in arguments.budgets.split(",")])
