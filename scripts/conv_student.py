@@ -98,7 +98,10 @@ def main(budgets: list[int], epochs: list[int], draws: int, filters: int) -> Non
                 conv = predict(student, pixels["valid"])
                 answers[f"CNN, {count} epochs, alone"] = conv
                 answers[f"CNN, {count} epochs, and the vote"] = (1 - weight) * conv + weight * said.test_vote
-                print(f"{budget} labels, draw {draw}: CNN of {count} epochs in {time.perf_counter() - started:.0f} s")
+                print(
+                    f"{budget} labels, draw {draw}: CNN of {count} epochs in {time.perf_counter() - started:.0f} s",
+                    flush=True,
+                )
             for label, answer in answers.items():
                 scores.setdefault(label, []).append(accuracy(answer, valid_labels))
         for label, values in scores.items():
