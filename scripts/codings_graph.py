@@ -34,7 +34,7 @@ from pretraining_variants import validation_split  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.config import PIXELS, LayerParams  # noqa: E402
 from pipeline.data.split import draw_count, draw_seed, labelled  # noqa: E402
-from pipeline.fewlabel.propagation.graph import Neighbours, connect, weights  # noqa: E402
+from pipeline.fewlabel.propagation.graph import Neighbours, build, connect, weights  # noqa: E402
 from pipeline.fewlabel.propagation.patches import fit_patch_features  # noqa: E402
 from pipeline.fewlabel.propagation.spread import graph_labels  # noqa: E402
 from pipeline.runtime import io, paths, shards  # noqa: E402
@@ -91,12 +91,11 @@ def patch_features(pixels: dict[str, np.ndarray], params) -> dict[str, np.ndarra
 
 
 def patch_graph(pixels: dict[str, np.ndarray], params) -> tuple[Neighbours, object]:
-    """The recipe's graph of the training images, on their patch features (:func:`patch_features`), with each
-    validation image's nearest training images, and its edge weights."""
-    count = params.classify.propagation.neighbours
-    patches = patch_features(pixels, params)
-    neighbours = connect(patches["train"], patches["valid"], count)
-    return neighbours, weights(neighbours, count)
+    """The recipe's graph of the training images, built as the `graph` stage builds it, with each validation image's
+    nearest training images; and its edge weights."""
+    settings = params.classify.propagation
+    neighbours = build(pixels["train"], pixels["valid"], settings, draw_seed(params.seed, 0))
+    return neighbours, weights(neighbours, settings.neighbours)
 
 
 def main(budgets: list[int]) -> None:

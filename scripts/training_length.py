@@ -28,17 +28,16 @@ from pipeline.runtime import environment  # noqa: E402
 environment.apply()  # the project's variables, and TensorFlow without its start-up chatter
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pretraining_variants import validation_as_test  # noqa: E402
+from codings_graph import patch_graph, pretrained_stack  # noqa: E402
+from pretraining_variants import validation_split  # noqa: E402
 
 from pipeline import config  # noqa: E402
-from pipeline.config import PIXELS, LayerParams  # noqa: E402
-from pipeline.data.split import draw_count, draw_seed, labelled, labels_of  # noqa: E402
+from pipeline.config import PIXELS  # noqa: E402
+from pipeline.data.split import draw_count, draw_seed, labelled  # noqa: E402
 from pipeline.fewlabel.common import epochs_for_steps, predict  # noqa: E402
-from pipeline.fewlabel.propagation.graph import build, weights  # noqa: E402
 from pipeline.fewlabel.propagation.spread import graph_labels  # noqa: E402
 from pipeline.fewlabel.propagation.train import fit_student  # noqa: E402
-from pipeline.runtime import io, paths, shards  # noqa: E402
+from pipeline.runtime import paths, shards  # noqa: E402
 from pipeline.stats import accuracy, paired_interval, verdict  # noqa: E402
 
 SHORTER_STEPS = (750, 1500)  # tried below a recipe's own number of steps
@@ -150,25 +149,18 @@ RECIPES = {"supervised": supervised, "autoencoder": autoencoder, "propagation": 
 
 
 def main(budgets: list[int], recipes: list[str], starts: list[str]) -> None:
-    from pipeline.models.autoencoders import weight_names
     from pipeline.training import make_deterministic
 
     params = config.load()
-    table = validation_as_test(pd.read_csv(paths.SPLIT_TABLE))
+    table, valid_labels, classes = validation_split()
     pixels = shards.read_arrays(paths.features(PIXELS), ["train", "valid"])
-    layers = {name: LayerParams(**shape) for name, shape in io.read_json(paths.ARCHITECTURE).items()}
-    stack = {
-        name: shards.read_arrays(paths.STACK_MODEL / name, weight_names(layer))
-        for name, layer in params.pretrain.layers.items()
-    }
+    layers, stack = pretrained_stack(params)
     settings = params.classify.propagation
     if "propagation" in recipes:
         started = time.perf_counter()
-        neighbours = build(pixels["train"], pixels["valid"], settings, seed=draw_seed(params.seed, 0))
-        graph_weights = weights(neighbours, settings.neighbours)
+        neighbours, graph_weights = patch_graph(pixels, params)
         print(f"graph of the training images, validation images placed in it: {time.perf_counter() - started:.0f} s")
-    valid = (pixels["valid"], labels_of(table, "test"))
-    classes = len(io.read_json(paths.CARD)["class_names"])
+    valid = (pixels["valid"], valid_labels)
     scores: dict[tuple, list[dict]] = {}
     for budget in budgets:
         for draw in range(1, draw_count(table) + 1):
